@@ -1,0 +1,130 @@
+import type { SourcePosition } from '../util/errors.js';
+
+/**
+ * The manifest after loading, validation, defaults and includes: everything the graph needs,
+ * with every path absolute and every reference checked. Code that needs a resolved manifest
+ * cannot be handed a raw one.
+ */
+export interface ResolvedManifest {
+  /** Absolute path of assets.pipeline.yaml. */
+  file: string;
+  /** Project root: the manifest's directory. Nothing is written outside it. */
+  root: string;
+  version: 1;
+  /** Absolute path of the deliverables folder (inside root). */
+  outputDir: string;
+  limits: Limits;
+  styles: Map<string, ResolvedStyle>;
+  /** Profile name -> where its bytes come from. */
+  profiles: Map<string, ProfileRef>;
+  targets: Map<string, ResolvedTarget>;
+  /** In manifest order (includes after the manifest's own assets). */
+  assets: ResolvedAsset[];
+  /** Files the manifest was read from (manifest + includes), for watch and cache keys. */
+  inputFiles: string[];
+  /** Manifest `pricing:` overrides, per provider -> model -> quality -> size (USD per image). */
+  pricing: Record<string, unknown>;
+  warnings: import('../util/errors.js').Diagnostic[];
+}
+
+export interface Limits {
+  /** Provider requests at once. */
+  generate: number;
+  /** CPU-heavy jobs at once (default: the core count). */
+  process: number;
+  /** AI upscales at once per device. */
+  gpu: number;
+  /** Provider images per minute (token bucket); undefined: unlimited. */
+  imagesPerMinute?: number;
+  /** Refuse to start a build whose estimate exceeds this. */
+  maxCostUsd?: number;
+}
+
+export interface GenerateParams {
+  provider: string; // "procedural" | "openai" | ...
+  model: string;
+  /** "WIDTHxHEIGHT" as the provider takes it, or "auto-from-targets" resolved by the graph. */
+  size: string;
+  quality: string;
+  seed?: number;
+  /** Any further provider parameters (background, output_format, moderation, ...). */
+  options: Record<string, unknown>;
+}
+
+export interface UpscaleParams {
+  engine: string; // "lanczos" | "realesrgan" | "none"
+  scale: number;
+  model?: string;
+  sharpen?: boolean;
+  tile?: 'auto' | number;
+  binary?: string; // absolute
+  models?: string; // absolute
+  fallback?: string;
+}
+
+export interface ResolvedStyle {
+  id: string;
+  prefix: string;
+  reference?: string; // asset id
+  whiteBalance?: string; // asset id
+  at?: SourcePosition;
+}
+
+export type ProfileRef =
+  | { kind: 'builtin'; name: 'srgb' | 'cmyk' }
+  | { kind: 'file'; path: string; at?: SourcePosition };
+
+export type Fit = 'cover' | 'contain' | 'fill';
+export type OutputFormat = 'tiff' | 'pdf' | 'png' | 'jpeg';
+export type RenderingIntent = 'perceptual' | 'relative' | 'saturation' | 'absolute';
+
+export interface ColorSpec {
+  /** Profile name (a key of `profiles`, or a built-in: srgb, cmyk). */
+  profile: string;
+  intent: RenderingIntent;
+  bpc: boolean;
+}
+
+export interface ResolvedTarget {
+  id: string;
+  /** Exact output pixel size, bleed included. */
+  width: number;
+  height: number;
+  /** Trim size in pixels (without bleed). */
+  trimWidth: number;
+  trimHeight: number;
+  dpi?: number;
+  bleedMm: number;
+  paper?: string; // "A3", "custom"
+  orientation?: 'portrait' | 'landscape';
+  /** Physical trim size, when the target is print. */
+  widthMm?: number;
+  heightMm?: number;
+  fit: Fit;
+  format: OutputFormat;
+  color: ColorSpec;
+  /** JPEG quality. */
+  quality?: number;
+  /** Preflight policy for print targets. */
+  preflight: 'error' | 'warn' | 'off';
+  minDpi?: number;
+  inkLimit?: number;
+  at?: SourcePosition;
+}
+
+export interface ResolvedAsset {
+  id: string;
+  /** The final prompt text: the style prefix, then the asset's prompt. */
+  prompt: string;
+  /** The asset's own prompt, before the style prefix. */
+  ownPrompt: string;
+  style?: string;
+  /** Absolute path of an existing image used instead of a generated one. */
+  source?: string;
+  generate: GenerateParams;
+  upscale: UpscaleParams;
+  targets: string[];
+  at?: SourcePosition;
+}
+
+export const BUILTIN_PROFILES = ['srgb', 'cmyk'] as const;

@@ -1,0 +1,36 @@
+import type { ImageProvider } from './types.js';
+
+/**
+ * Built-in providers, loaded on first use so a no-op build never pays for an SDK import.
+ * A new backend is one file plus one line here.
+ */
+const loaders: Record<string, () => Promise<ImageProvider>> = {
+  procedural: async () => (await import('./procedural.js')).proceduralProvider,
+  openai: async () => (await import('./openai.js')).openaiProvider,
+};
+
+const loaded = new Map<string, ImageProvider>();
+
+export function providerNames(): string[] {
+  return Object.keys(loaders);
+}
+
+export function hasProvider(name: string): boolean {
+  return Object.hasOwn(loaders, name);
+}
+
+export async function getProvider(name: string): Promise<ImageProvider> {
+  const cached = loaded.get(name);
+  if (cached) return cached;
+  const load = loaders[name];
+  if (!load) throw new Error(`unknown provider "${name}"`);
+  const provider = await load();
+  loaded.set(name, provider);
+  return provider;
+}
+
+/** For tests and plugins: register a provider under a name. */
+export function registerProvider(provider: ImageProvider): void {
+  loaders[provider.name] = async () => provider;
+  loaded.set(provider.name, provider);
+}

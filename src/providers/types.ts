@@ -1,0 +1,51 @@
+import type { GenerateParams } from '../manifest/types.js';
+import type { Diagnostic, SourcePosition } from '../util/errors.js';
+
+/** One image asked of a provider. */
+export interface GenerateRequest {
+  assetId: string;
+  /** Final prompt text (style prefix included). */
+  prompt: string;
+  params: GenerateParams;
+  width: number;
+  height: number;
+  /** The style's reference image (image-to-image), encoded PNG. */
+  reference?: { assetId: string; image: Buffer };
+}
+
+export interface GenerateContext {
+  signal: AbortSignal;
+  /** Reports a retry so the reporters and the report can show it. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Waits for a slot of the images-per-minute limit before each request actually sent. */
+  acquireRate?: () => Promise<void>;
+  /** Pricing overrides from the manifest. */
+  pricing?: Record<string, unknown>;
+}
+
+export interface GenerateResult {
+  /** The encoded image exactly as decoded from the provider (PNG, JPEG or WebP bytes). */
+  image: Buffer;
+  revisedPrompt?: string;
+  usage?: Record<string, unknown>;
+  costUsd: number;
+  /** Requests actually sent to the provider (retries included). */
+  requests: number;
+  retries: number;
+  /** Provider-side provenance (model, parameters as sent, request ids). */
+  meta: Record<string, unknown>;
+}
+
+/** An image generation backend. A new backend is one file plus a registry line. */
+export interface ImageProvider {
+  readonly name: string;
+  /** Remote or paid: counted in summary.providerCalls and refused by --frozen. */
+  readonly remote: boolean;
+  /** What identifies the backend's behaviour for cache keys (e.g. its algorithm version). */
+  fingerprint(params: GenerateParams): Record<string, string>;
+  /** Manifest-time checks of the parameters; positions come from `at`. */
+  validate?(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[];
+  /** Estimated USD for one image with these parameters. */
+  estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
+  generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;
+}

@@ -1,0 +1,100 @@
+/**
+ * User-facing errors. A `Diagnostic` points into a file (manifest, include, template);
+ * a `GptError` is a runtime failure a user can act on (missing key, dead server, bad image).
+ * Both carry a stable code and a hint; neither is rendered with a stack trace.
+ */
+
+export interface SourcePosition {
+  file: string; // absolute or project-relative path
+  line: number; // 1-based
+  col: number; // 1-based
+}
+
+export interface Diagnostic {
+  code: string; // stable, e.g. "E_UNKNOWN_FIELD"
+  message: string; // names the bad value
+  at?: SourcePosition;
+  hint?: string; // "did you mean ...", "set OPENAI_API_KEY", ...
+  severity?: 'error' | 'warning';
+  /** The offending source line, for underlining. */
+  sourceLine?: string;
+}
+
+/** Exit codes, as DESIGN.md defines them. */
+export const ExitCode = {
+  ok: 0,
+  assetFailed: 1,
+  usage: 2,
+  policy: 3,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class GptError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+  readonly diagnostics: Diagnostic[];
+  /** Retryable by the provider retry policy. */
+  readonly retryable: boolean;
+  /** Stop sending new requests to this provider for the rest of the build (401, no quota). */
+  readonly haltsProvider: boolean;
+
+  constructor(
+    code: string,
+    message: string,
+    options: {
+      hint?: string;
+      exitCode?: ExitCode;
+      diagnostics?: Diagnostic[];
+      retryable?: boolean;
+      haltsProvider?: boolean;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GptError';
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? ExitCode.assetFailed;
+    this.diagnostics = options.diagnostics ?? [];
+    this.retryable = options.retryable ?? false;
+    this.haltsProvider = options.haltsProvider ?? false;
+  }
+}
+
+/** A manifest that does not validate: exit 2, one diagnostic per problem. */
+export function manifestError(diagnostics: Diagnostic[]): GptError {
+  const first = diagnostics[0];
+  return new GptError(first?.code ?? 'E_MANIFEST', first?.message ?? 'invalid manifest', {
+    hint: first?.hint,
+    exitCode: ExitCode.usage,
+    diagnostics,
+  });
+}
+
+/** Wraps anything thrown into a GptError without losing a user-facing one. */
+export function toGptError(err: unknown, fallbackCode = 'E_INTERNAL'): GptError {
+  if (err instanceof GptError) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new GptError('E_CANCELLED', 'cancelled', { exitCode: ExitCode.interrupted, cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new GptError(fallbackCode, message, { cause: err });
+}
+
+export function formatPosition(at: SourcePosition): string {
+  return `${at.file}:${at.line}:${at.col}`;
+}
+
+/** `file:line:col: message` with the source line underlined and the hint below. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const head = d.at ? `${formatPosition(d.at)}: ` : '';
+  const lines = [`${head}${d.severity === 'warning' ? 'warning' : 'error'} ${d.code}: ${d.message}`];
+  if (d.sourceLine !== undefined && d.at) {
+    lines.push(`  ${d.sourceLine}`);
+    lines.push(`  ${' '.repeat(Math.max(0, d.at.col - 1))}^`);
+  }
+  if (d.hint) lines.push(`  hint: ${d.hint}`);
+  return lines.join('\n');
+}
