@@ -1,0 +1,61 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { hashFile } from './hash.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+interface FileEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  hash: string;
+}
+
+/**
+ * Content hashes of input files (sources, profiles, models), re-hashed only when size, mtime
+ * or inode changed, so a no-op build reads no image. Paths are kept relative to the project
+ * root so the cache can travel between machines (CI restore).
+ */
+export class FileHashes {
+  private entries = new Map<string, FileEntry>();
+  private dirty = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly root: string,
+  ) {}
+
+  static async load(file: string, root: string): Promise<FileHashes> {
+    const hashes = new FileHashes(file, root);
+    try {
+      const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, FileEntry>;
+      for (const [rel, entry] of Object.entries(data)) hashes.entries.set(rel, entry);
+    } catch {
+      // No cache yet, or unreadable: start empty.
+    }
+    return hashes;
+  }
+
+  private keyFor(absPath: string): string {
+    const rel = path.relative(this.root, absPath);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? absPath : rel.split(path.sep).join('/');
+  }
+
+  async hash(absPath: string): Promise<string> {
+    const info = await stat(absPath);
+    const key = this.keyFor(absPath);
+    const known = this.entries.get(key);
+    if (known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino) {
+      return known.hash;
+    }
+    const hash = await hashFile(absPath);
+    this.entries.set(key, { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, hash });
+    this.dirty = true;
+    return hash;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
+    this.dirty = false;
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * `gpt4k init`: a project that builds on the first try (offline, with the procedural provider),
+ * gets editor completion from the schema, keeps the cache out of git, and builds incrementally
+ * in CI.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export const MANIFEST_FILE = 'assets.pipeline.yaml';
+export const WORKFLOW_FILE = '.github/workflows/assets.yml';
+const GITIGNORE_FILE = '.gitignore';
+const GITIGNORE_LINES = ['.gpt4k/', 'out/'];
+
+/**
+ * Where editors find the schema in a project that installs gpt4k from npm (the package ships
+ * `schemas/`). Relative, so it works offline and follows the installed version.
+ */
+export const SCHEMA_COMMENT = '# yaml-language-server: $schema=./node_modules/gpt4k/schemas/pipeline.schema.json';
+
+export const MANIFEST_TEMPLATE = `${SCHEMA_COMMENT}
+#
+# gpt4k turns these assets into deliverables: out/<asset>/<target>.<ext>.
+#   npx gpt4k plan     what would be built, and why
+#   npx gpt4k build    build it (and out/report.html, a contact sheet of the results)
+#
+# The procedural provider draws images locally, so this builds offline and costs nothing.
+# For real images set \`provider: openai\` below and export OPENAI_API_KEY.
+version: 1
+output: out
+
+defaults:
+  generate: { provider: procedural, model: gpt-image-2, size: 1536x1024, quality: high }
+  upscale: { engine: lanczos, scale: 4 }
+
+# Requests at once, CPU jobs at once, and a budget a build may not exceed.
+limits: { generate: 5, process: 2, maxCostUsd: 25 }
+
+styles:
+  catalog:
+    prefix: "Commercial photography, medium format, diffused softbox lighting, white seamless background —"
+    reference: hero          # the batch's seed image: it conditions the others
+
+# Print profiles: a built-in name (cmyk, srgb) or an .icc file, e.g. swop: ./profiles/swop.icc
+# profiles:
+#   swop: ./profiles/swop.icc
+
+targets:
+  a3: { paper: A3, orientation: portrait, dpi: 300, bleed_mm: 3,
+        color: { profile: cmyk, intent: perceptual }, format: tiff }
+  uhd: { width: 3840, height: 2160, fit: cover, format: png }
+
+assets:
+  hero:
+    prompt: "Commercial packshot of a premium coffee bag, dark teal kraft paper, soft shadows"
+    targets: [a3, uhd]
+  mug:
+    style: catalog
+    prompt: "Matte white ceramic mug with a thin gold rim, steam rising"
+    targets: [a3, uhd]
+  tote:
+    style: catalog
+    prompt: "Natural canvas tote bag with a small embroidered logo, folded handles"
+    targets: [uhd]
+`;
+
+export const WORKFLOW_TEMPLATE = `# Builds the image assets on every push, incrementally: the gpt4k cache (.gpt4k/) is kept
+# between runs, and --frozen refuses any paid generation that is not already cached, so CI
+# never spends money. Generate new images locally, then commit assets.lock.json.
+name: assets
+
+on:
+  push:
+    branches: [main]
+  pull_request:
+  workflow_dispatch:
+
+permissions:
+  contents: read
+
+concurrency:
+  group: assets-\${{ github.ref }}
+  cancel-in-progress: true
+
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - uses: actions/checkout@v4
+
+      - uses: actions/setup-node@v4
+        with:
+          node-version: 20
+          cache: npm
+
+      - run: npm ci
+
+      # Restore and save separately, so the cache is kept even when some asset fails.
+      # The key covers everything that decides what gets built: the manifest, its includes,
+      # the ICC profiles and the lock file. Add your include files' paths here.
+      - name: Restore gpt4k cache
+        id: gpt4k-cache
+        uses: actions/cache/restore@v4
+        with:
+          path: .gpt4k
+          key: gpt4k-\${{ runner.os }}-\${{ hashFiles('assets.pipeline.yaml', 'includes/**', '*.jobs.json', 'profiles/**', 'assets.lock.json') }}
+          restore-keys: |
+            gpt4k-\${{ runner.os }}-
+
+      - name: Build assets
+        run: npx gpt4k build --frozen
+        # env:
+        #   OPENAI_API_KEY: \${{ secrets.OPENAI_API_KEY }}   # only needed without --frozen
+
+      - name: Save gpt4k cache
+        if: always() && steps.gpt4k-cache.outputs.cache-hit != 'true'
+        uses: actions/cache/save@v4
+        with:
+          path: .gpt4k
+          key: \${{ steps.gpt4k-cache.outputs.cache-primary-key }}
+
+      - name: Upload deliverables
+        if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: assets
+          path: out/
+          # out/.thumbs holds the contact sheet's thumbnails (out/report.html).
+          include-hidden-files: true
+          if-no-files-found: warn
+`;
+
+export interface InitResult {
+  /** Project-relative paths written (a .gitignore that had lines appended counts). */
+  created: string[];
+  /** Project-relative paths left alone because they exist (or needed nothing). */
+  skipped: string[];
+}
+
+/**
+ * Scaffolds a gpt4k project in `dir`: assets.pipeline.yaml, .gitignore lines and a GitHub
+ * Actions workflow. Existing files are never overwritten unless `force`; .gitignore is only
+ * ever appended to.
+ *
+ * @example
+ *   const { created, skipped } = await initProject(process.cwd());
+ */
+export async function initProject(dir: string, options: { force?: boolean } = {}): Promise<InitResult> {
+  const root = path.resolve(dir);
+  const result: InitResult = { created: [], skipped: [] };
+  await mkdir(root, { recursive: true });
+
+  for (const [rel, content] of [
+    [MANIFEST_FILE, MANIFEST_TEMPLATE],
+    [WORKFLOW_FILE, WORKFLOW_TEMPLATE],
+  ] as const) {
+    const wrote = await writeNew(path.join(root, ...rel.split('/')), content, options.force === true);
+    (wrote ? result.created : result.skipped).push(rel);
+  }
+
+  const appended = await appendGitignore(path.join(root, GITIGNORE_FILE), GITIGNORE_LINES);
+  (appended ? result.created : result.skipped).push(GITIGNORE_FILE);
+
+  // Keep the order a user reads top to bottom.
+  const order = [MANIFEST_FILE, GITIGNORE_FILE, WORKFLOW_FILE];
+  const byOrder = (a: string, b: string): number => order.indexOf(a) - order.indexOf(b);
+  result.created.sort(byOrder);
+  result.skipped.sort(byOrder);
+  return result;
+}
+
+/** Writes `file` unless it exists (race-free: O_EXCL); with `force`, replaces it. */
+async function writeNew(file: string, content: string, force: boolean): Promise<boolean> {
+  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await writeFile(file, content, { flag: force ? 'w' : 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** `out`, `/out`, `out/` and `/out/` all ignore the same folder at the root. */
+function gitignoreForm(line: string): string {
+  return line.trim().replace(/^\//, '').replace(/\/$/, '');
+}
+
+/** Appends the lines .gitignore lacks; returns whether anything was written. */
+async function appendGitignore(file: string, lines: string[]): Promise<boolean> {
+  let current = '';
+  try {
+    current = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const present = new Set(current.split(/\r?\n/).map(gitignoreForm));
+  const missing = lines.filter((l) => !present.has(gitignoreForm(l)));
+  if (missing.length === 0) return false;
+  const eol = current.includes('\r\n') ? '\r\n' : '\n';
+  const prefix = current.length > 0 && !current.endsWith('\n') ? eol : '';
+  const separator = current.trim().length > 0 ? eol : '';
+  await writeFile(file, `${current}${prefix}${separator}# gpt4k: cache and deliverables${eol}${missing.join(eol)}${eol}`);
+  return true;
+}

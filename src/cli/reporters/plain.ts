@@ -1,0 +1,61 @@
+import type { BuildEvent, NodeRef } from '../../engine/events.js';
+import { formatDuration, formatUsd } from '../format.js';
+import type { Reporter, ReporterOptions } from './types.js';
+
+const label = (node: NodeRef) => (node.target ? `${node.asset} ${node.kind}:${node.target}` : `${node.asset} ${node.kind}`);
+
+/** One plain line per finished step: for CI logs and pipes (no cursor tricks). */
+export class PlainReporter implements Reporter {
+  constructor(private readonly options: ReporterOptions) {}
+
+  private line(text: string, stream = this.options.out) {
+    stream.write(`${text}\n`);
+  }
+
+  onEvent(event: BuildEvent): void {
+    const { verbose, quiet } = this.options;
+    switch (event.type) {
+      case 'build-start':
+        if (!quiet) this.line(`gpt4k: ${event.assets} asset(s), ${event.nodesToRun} step(s) to run${event.estimatedCostUsd > 0 ? `, estimated ${formatUsd(event.estimatedCostUsd)}` : ''}`);
+        break;
+      case 'lock-wait':
+        this.line(`waiting for another gpt4k build of this project (pid ${event.pid}, started ${event.startedAt})`, this.options.err);
+        break;
+      case 'node-start':
+        if (verbose) this.line(`  start ${label(event.node)} (${event.reasons.join('; ') || 'needed'})`);
+        break;
+      case 'node-done':
+        if (quiet) break;
+        if (event.status === 'built') this.line(`built  ${label(event.node)} ${formatDuration(event.ms)}${event.costUsd ? ` ${formatUsd(event.costUsd)}` : ''}`);
+        else if (event.restored) this.line(`restored ${label(event.node)} from the cache`);
+        else if (verbose) this.line(`cached ${label(event.node)}`);
+        break;
+      case 'node-failed':
+        this.line(`FAILED ${label(event.node)}: ${event.error.code}: ${event.error.message}${event.error.hint ? `\n       hint: ${event.error.hint}` : ''}`, this.options.err);
+        break;
+      case 'node-skipped':
+        if (!quiet) this.line(`skipped ${label(event.node)}: ${event.reason}`);
+        break;
+      case 'retry':
+        if (!quiet) this.line(`retry  ${label(event.node)} #${event.attempt} in ${formatDuration(event.delayMs)}: ${event.reason}`);
+        break;
+      case 'warning':
+        this.line(`warning: ${event.message}`, this.options.err);
+        break;
+      case 'info':
+        if (!quiet) this.line(event.message);
+        break;
+      case 'asset-done':
+        break;
+      case 'build-done': {
+        const s = event.report.summary;
+        this.line(
+          `${s.failed > 0 ? 'done with failures' : 'done'}: ${s.built} built, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.providerCalls} provider call(s), ${formatUsd(s.costUsd)}, ${formatDuration(s.durationMs)}; report ${event.reportFile}`,
+        );
+        break;
+      }
+    }
+  }
+
+  close(): void {}
+}

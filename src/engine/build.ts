@@ -1,0 +1,517 @@
+import path from 'node:path';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { FileHashes } from '../cache/file-hashes.js';
+import { acquireBuildLock } from '../cache/lock.js';
+import { loadState, saveState, type BuildState } from '../cache/state.js';
+import { LocalStore } from '../cache/store.js';
+import { copyFileAtomic } from '../util/atomic.js';
+import { buildGraph, selectAssets, type BuildGraph, type GraphNode } from '../graph/graph.js';
+import { resolvedGenerateParams } from '../graph/keys.js';
+import {
+  decideNode,
+  deliverableIntact,
+  deliverablePath,
+  planBuild,
+  projectPath,
+  reasonsFor,
+  type NodeDecision,
+  type Plan,
+  type PlanEnv,
+} from '../graph/plan.js';
+import type { ResolvedManifest } from '../manifest/types.js';
+import { getProvider } from '../providers/registry.js';
+import { getUpscaler } from '../upscalers/registry.js';
+import type { PipelineReport, ReportOutput, StepStatus } from '../report/types.js';
+import { decodeImage, encodePng, imageExtension } from '../steps/decode.js';
+import { runGenerate } from '../steps/generate.js';
+import { runNormalize } from '../steps/normalize.js';
+import { runRender } from '../steps/render.js';
+import { runUpscale } from '../steps/upscale.js';
+import { ExitCode, GptError, manifestError, toGptError } from '../util/errors.js';
+import type { RawImage } from '../util/image.js';
+import type { BuildEvent, BuildListener, NodeRef } from './events.js';
+import { Pool, RateLimiter } from './pool.js';
+import { assembleReport, type NodeOutcome } from './outcomes.js';
+import { closest } from '../manifest/suggest.js';
+
+export interface BuildOptions {
+  /** Build only these assets (and what they depend on). */
+  assets?: string[];
+  /** CI: refuse (exit 3) if any remote or paid provider call would be needed. */
+  frozen?: boolean;
+  /** Generate these assets again even though their key is cached. */
+  regenerate?: string[];
+  /** Refuse to start when the estimate exceeds this (overrides limits.maxCostUsd). */
+  maxCostUsd?: number;
+  /** Stop at the first failure instead of building the other assets. */
+  failFast?: boolean;
+  signal?: AbortSignal;
+  onEvent?: BuildListener;
+  lockTimeoutMs?: number;
+  /** Skip writing out/report.html (the JSON report is always written). */
+  contactSheet?: boolean;
+}
+
+export interface BuildResult {
+  report: PipelineReport;
+  reportFile: string;
+  exitCode: ExitCode;
+  plan: Plan;
+}
+
+export interface ProjectCache {
+  cacheDir: string;
+  store: LocalStore;
+  files: FileHashes;
+  state: BuildState;
+  stateFile: string;
+}
+
+export async function openProjectCache(manifest: ResolvedManifest): Promise<ProjectCache> {
+  const cacheDir = path.join(manifest.root, '.gpt4k');
+  const stateFile = path.join(cacheDir, 'state.json');
+  const [files, state] = await Promise.all([FileHashes.load(path.join(cacheDir, 'files.json'), manifest.root), loadState(stateFile)]);
+  return { cacheDir, store: new LocalStore(cacheDir), files, state, stateFile };
+}
+
+export function graphOf(manifest: ResolvedManifest): BuildGraph {
+  const graph = buildGraph(manifest);
+  if (!graph.ok) throw manifestError(graph.error);
+  return graph.value;
+}
+
+export function selectionOf(graph: BuildGraph, assets: string[] | undefined): Set<string> | undefined {
+  if (!assets || assets.length === 0) return undefined;
+  for (const id of assets) {
+    if (!graph.assets.has(id)) {
+      const close = closest(id, graph.assets.keys());
+      throw new GptError('E_UNKNOWN_ASSET', `no asset named "${id}" in ${path.basename(graph.manifest.file)}`, {
+        hint: close ? `did you mean "${close}"?` : 'run `gpt4k validate` to list the assets',
+        exitCode: ExitCode.usage,
+      });
+    }
+  }
+  return selectAssets(graph, assets);
+}
+
+/** Refusals that come before any work: --frozen and the budget (exit 3). */
+async function checkPolicy(graph: BuildGraph, plan: Plan, options: BuildOptions): Promise<void> {
+  const toGenerate = plan.nodes.filter((n) => n.kind === 'generate' && n.action === 'run');
+  if (options.frozen) {
+    const remote: string[] = [];
+    for (const node of toGenerate) {
+      const asset = graph.assets.get(node.asset);
+      if (asset && (await getProvider(asset.generate.provider)).remote) remote.push(node.asset);
+    }
+    if (remote.length > 0) {
+      throw new GptError('E_FROZEN', `--frozen: ${remote.length} asset(s) would need a provider call: ${remote.join(', ')}`, {
+        hint: 'build them without --frozen (locally, with an API key) and share the cache, or restore the CI cache',
+        exitCode: ExitCode.policy,
+      });
+    }
+  }
+  const budget = options.maxCostUsd ?? graph.manifest.limits.maxCostUsd;
+  if (budget !== undefined && plan.summary.estimatedCostUsd > budget) {
+    throw new GptError(
+      'E_BUDGET',
+      `the estimated cost $${plan.summary.estimatedCostUsd.toFixed(2)} for ${toGenerate.length} image(s) exceeds the budget of $${budget.toFixed(2)}`,
+      { hint: 'raise limits.maxCostUsd or --max-cost, lower quality, or build fewer assets (gpt4k build ASSET...)', exitCode: ExitCode.policy },
+    );
+  }
+}
+
+/** A failure upstream, already reported on the node that failed. */
+class UpstreamFailed extends Error {
+  constructor(readonly nodeId: string) {
+    super(`upstream step ${nodeId} failed`);
+  }
+}
+
+export async function build(manifest: ResolvedManifest, options: BuildOptions = {}): Promise<BuildResult> {
+  const started = Date.now();
+  const emit = (event: BuildEvent) => options.onEvent?.(event);
+  const graph = graphOf(manifest);
+  const selected = selectionOf(graph, options.assets);
+  const cache = await openProjectCache(manifest);
+  const lock = await acquireBuildLock(cache.cacheDir, {
+    timeoutMs: options.lockTimeoutMs,
+    signal: options.signal,
+    onWait: (holder) => emit({ type: 'lock-wait', pid: holder.pid, startedAt: holder.startedAt }),
+  });
+  try {
+    // Re-read what a build that held the lock before us may have written.
+    const fresh = await openProjectCache(manifest);
+    return await runBuild(graph, selected, fresh, options, emit, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runBuild(
+  graph: BuildGraph,
+  selected: Set<string> | undefined,
+  cache: ProjectCache,
+  options: BuildOptions,
+  emit: (event: BuildEvent) => void,
+  started: number,
+): Promise<BuildResult> {
+  const manifest = graph.manifest;
+  const { store, files, state } = cache;
+  await store.ensureDirs();
+  const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []) };
+  for (const id of env.forced) selectionOf(graph, [id]);
+  const plan = await planBuild(graph, env, selected);
+  await checkPolicy(graph, plan, options);
+  emit({
+    type: 'build-start',
+    assets: new Set(plan.nodes.map((n) => n.asset)).size,
+    nodesToRun: plan.summary.run,
+    estimatedCostUsd: plan.summary.estimatedCostUsd,
+  });
+
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) abort.abort(options.signal.reason);
+  const signal = abort.signal;
+
+  const limits = manifest.limits;
+  const pools = {
+    generate: new Pool('generate', limits.generate),
+    process: new Pool('process', limits.process),
+    gpu: new Pool('gpu', limits.gpu),
+  };
+  const rate = limits.imagesPerMinute ? new RateLimiter(limits.imagesPerMinute, Math.min(limits.generate, limits.imagesPerMinute)) : undefined;
+  const haltedProviders = new Map<string, GptError>();
+  const outcomes = new Map<string, NodeOutcome>();
+  const settled = new Map<string, Promise<NodeOutcome>>();
+  const pixelMemo = new Map<string, Promise<RawImage>>();
+  const pendingConsumers = new Map<string, number>();
+  const inSelection = (id: string) => !selected || selected.has(id);
+  for (const id of graph.order) {
+    if (!inSelection(id)) continue;
+    pendingConsumers.set(id, (graph.dependents.get(id) ?? []).filter(inSelection).length);
+  }
+  const tmpRoot = path.join(cache.cacheDir, 'tmp', `build-${process.pid}`);
+  await mkdir(tmpRoot, { recursive: true });
+
+  const refOf = (node: GraphNode): NodeRef => ({ id: node.id, asset: node.asset, kind: node.kind, ...(node.target ? { target: node.target } : {}) });
+
+  const finish = (node: GraphNode, outcome: NodeOutcome): NodeOutcome => {
+    outcomes.set(node.id, outcome);
+    if (outcome.status === 'failed' && outcome.error) {
+      emit({ type: 'node-failed', node: refOf(node), error: outcome.error });
+      if (options.failFast) abort.abort(new GptError('E_FAIL_FAST', `stopped after ${node.id} failed (--fail-fast)`));
+    } else if (outcome.status === 'skipped') {
+      emit({ type: 'node-skipped', node: refOf(node), reason: outcome.skipReason ?? 'skipped' });
+    } else if ((outcome.status === 'built' || outcome.status === 'cached') && node.kind !== 'prompt' && !outcome.lazy) {
+      emit({ type: 'node-done', node: refOf(node), status: outcome.status, ms: outcome.ms, ...(outcome.costUsd ? { costUsd: outcome.costUsd } : {}), ...(outcome.restored ? { restored: true } : {}) });
+    }
+    if (!outcome.lazy) releaseInputs(node);
+    return outcome;
+  };
+
+  /** A consumer is done with its inputs: drop their pixels once nobody else needs them. */
+  const releaseInputs = (node: GraphNode) => {
+    for (const input of node.inputs) {
+      const left = (pendingConsumers.get(input) ?? 1) - 1;
+      pendingConsumers.set(input, left);
+      if (left <= 0) {
+        pixelMemo.delete(input);
+        const inputNode = graph.nodes.get(input);
+        const inputOutcome = outcomes.get(input);
+        // A lazily computed node is finished when its last consumer is.
+        if (inputNode && inputOutcome?.lazy) releaseInputs(inputNode);
+      }
+    }
+  };
+
+  const decodeStored = (hash: string, label: string) => decodeImage(store.objectPath(hash), label);
+
+  /** The pixels of a node's output: decoded from the store or a file, or computed on demand. */
+  const pixelsOf = (id: string): Promise<RawImage> => {
+    const memo = pixelMemo.get(id);
+    if (memo) return memo;
+    const node = graph.nodes.get(id) as GraphNode;
+    const outcome = outcomes.get(id);
+    if (!outcome || outcome.status === 'failed' || outcome.status === 'skipped' || !outcome.outputHash) {
+      return Promise.reject(new UpstreamFailed(id));
+    }
+    let promise: Promise<RawImage>;
+    if (node.kind === 'source') {
+      promise = decodeImage(graph.assets.get(node.asset)?.source as string, `source image of "${node.asset}"`);
+    } else if (!outcome.lazy) {
+      promise = decodeStored(outcome.outputHash, `cached image of ${id}`);
+    } else {
+      promise = computeLazy(node, outcome);
+    }
+    pixelMemo.set(id, promise);
+    // A rejected memo must not be handed out again as if it were pixels.
+    promise.catch(() => pixelMemo.delete(id));
+    return promise;
+  };
+
+  /** Runs a cheap intermediate (lanczos upscale, normalize) the first time a consumer needs it. */
+  const computeLazy = async (node: GraphNode, outcome: NodeOutcome): Promise<RawImage> => {
+    const asset = graph.assets.get(node.asset)!;
+    if (outcome.passThrough) return pixelsOf(node.inputs[0] as string);
+    const inputs = await Promise.all(node.inputs.map((input) => pixelsOf(input)));
+    const t0 = Date.now();
+    emit({ type: 'node-start', node: refOf(node), reasons: outcome.reasons ?? [] });
+    try {
+      let image: RawImage;
+      if (node.kind === 'upscale') {
+        const upscaler = await getUpscaler(asset.upscale.engine);
+        const result = await pools[upscaler.pool].run(
+          () => runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) }),
+          signal,
+        );
+        outcome.meta = result.meta;
+        image = result.image;
+      } else {
+        const reference = node.whiteBalanceInput ? inputs[node.inputs.indexOf(node.whiteBalanceInput)] : undefined;
+        image = await pools.process.run(() => runNormalize(inputs[0] as RawImage, reference), signal);
+      }
+      outcome.status = 'built';
+      outcome.ms = Date.now() - t0;
+      emit({ type: 'node-done', node: refOf(node), status: 'built', ms: outcome.ms });
+      return image;
+    } catch (err) {
+      if (err instanceof UpstreamFailed) throw err;
+      const error = toGptError(err);
+      Object.assign(outcome, { status: signal.aborted ? 'skipped' : 'failed', error, skipReason: 'cancelled', ms: Date.now() - t0 });
+      if (outcome.status === 'failed') emit({ type: 'node-failed', node: refOf(node), error });
+      throw new UpstreamFailed(node.id);
+    }
+  };
+
+  const warn = (node: GraphNode, message: string) => {
+    const outcome = outcomes.get(node.id);
+    if (outcome) outcome.warnings = [...(outcome.warnings ?? []), message];
+    emit({ type: 'warning', message: `${node.id}: ${message}`, asset: node.asset });
+  };
+
+  const settle = (id: string): Promise<NodeOutcome> => {
+    let promise = settled.get(id);
+    if (!promise) {
+      promise = settleNode(graph.nodes.get(id) as GraphNode);
+      settled.set(id, promise);
+    }
+    return promise;
+  };
+
+  const settleNode = async (node: GraphNode): Promise<NodeOutcome> => {
+    const inputs = await Promise.all(node.inputs.map((input) => settle(input)));
+    const broken = inputs.findIndex((o) => o.status === 'failed' || o.status === 'skipped');
+    if (broken >= 0) {
+      const inputNode = graph.nodes.get(node.inputs[broken] as string) as GraphNode;
+      const why = inputNode.asset === node.asset ? `${inputNode.kind} failed` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
+      return finish(node, { status: 'skipped', skipReason: why, ms: 0 });
+    }
+    if (signal.aborted) return finish(node, { status: 'skipped', skipReason: 'cancelled', ms: 0 });
+    const t0 = Date.now();
+    let decision: NodeDecision;
+    try {
+      decision = await decideNode(graph, node, inputs.map((o) => o.outputHash as string), env);
+    } catch (err) {
+      return finish(node, { status: 'failed', error: toGptError(err), ms: Date.now() - t0 });
+    }
+    const base = { key: decision.key, decision };
+    if (!decision.persisted) {
+      const passThrough = decision.outputHash === inputs[0]?.outputHash && node.kind !== 'source' && node.kind !== 'prompt';
+      const lazy = node.kind === 'upscale' || node.kind === 'normalize';
+      const reasons = lazy ? reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built')) : [];
+      return finish(node, { ...base, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, reasons });
+    }
+    if (decision.record) {
+      const outcome: NodeOutcome = { ...base, status: 'cached', outputHash: decision.record.output.hash, ms: 0, meta: decision.record.meta };
+      if (node.kind === 'render') {
+        try {
+          outcome.restored = await ensureDeliverable(node, decision.record.output.hash);
+          outcome.output = deliverableInfo(node, decision.record.meta);
+        } catch (err) {
+          return finish(node, { ...base, status: 'failed', error: toGptError(err, 'E_WRITE'), ms: Date.now() - t0 });
+        }
+      }
+      return finish(node, outcome);
+    }
+    const reasons = reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built'));
+    try {
+      const outcome = await runPersisted(node, decision, reasons);
+      return finish(node, outcome);
+    } catch (err) {
+      if (err instanceof UpstreamFailed) {
+        const failedNode = graph.nodes.get(err.nodeId) as GraphNode;
+        return finish(node, { ...base, status: 'skipped', skipReason: `${failedNode.kind} failed`, ms: Date.now() - t0 });
+      }
+      const error = toGptError(err);
+      if (signal.aborted && error.code !== 'E_FAIL_FAST') return finish(node, { ...base, status: 'skipped', skipReason: 'cancelled', ms: Date.now() - t0 });
+      return finish(node, { ...base, status: 'failed', error, ms: Date.now() - t0 });
+    }
+  };
+
+  /** Runs a node whose output is stored: generate, a slow upscale, render. */
+  const runPersisted = async (node: GraphNode, decision: NodeDecision, reasons: string[]): Promise<NodeOutcome> => {
+    const asset = graph.assets.get(node.asset)!;
+    const t0 = Date.now();
+    const ref = refOf(node);
+    if (node.kind === 'generate') {
+      const params = await resolvedGenerateParams(asset, manifest);
+      const provider = await getProvider(params.provider);
+      const halted = haltedProviders.get(params.provider);
+      if (halted) return { key: decision.key, status: 'skipped', skipReason: `not sent: ${params.provider} stopped earlier in this build (${halted.code}: ${halted.message})`, ms: 0 };
+      if (options.frozen && provider.remote) {
+        throw new GptError('E_FROZEN', `--frozen: "${asset.id}" would need a ${params.provider} call`, { exitCode: ExitCode.policy });
+      }
+      const reference = node.referenceInput ? await encodedImageOf(node.referenceInput) : undefined;
+      let retries = 0;
+      const result = await pools.generate.run(async () => {
+        // Halted while queued: do not send.
+        const haltedNow = haltedProviders.get(params.provider);
+        if (haltedNow) throw haltedNow;
+        emit({ type: 'node-start', node: ref, reasons });
+        return runGenerate(asset, params, reference, {
+          signal,
+          pricing: manifest.pricing,
+          ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
+          onRetry: (info) => {
+            retries++;
+            emit({ type: 'retry', node: ref, ...info });
+          },
+        });
+      }, signal).catch((err: unknown) => {
+        const error = toGptError(err);
+        if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
+        throw error;
+      });
+      // Commit the paid image before anything downstream runs: a crash from here costs no second call.
+      const ext = imageExtension(result.image);
+      const object = await store.putBytes(result.image);
+      const ms = Date.now() - t0;
+      const meta = {
+        provider: params.provider,
+        model: params.model,
+        size: params.size,
+        quality: params.quality,
+        ...(result.revisedPrompt ? { revisedPrompt: result.revisedPrompt } : {}),
+        ...(result.usage ? { usage: result.usage } : {}),
+        requests: result.requests,
+        retries: result.retries,
+        ...result.meta,
+      };
+      await store.putAction({
+        version: 1, key: decision.key, nodeId: node.id, kind: node.kind,
+        output: { hash: object.hash, size: object.size, ext }, fingerprint: decision.fingerprint, meta, ms,
+        costUsd: result.costUsd, createdAt: new Date().toISOString(),
+      });
+      return {
+        key: decision.key, status: 'built', outputHash: object.hash, ms, costUsd: result.costUsd, reasons, meta,
+        requests: provider.remote ? result.requests : 0, retries: Math.max(retries, result.retries),
+      };
+    }
+    if (node.kind === 'upscale') {
+      const input = await pixelsOf(node.inputs[0] as string);
+      const upscaler = await getUpscaler(asset.upscale.engine);
+      const result = await pools[upscaler.pool].run(async () => {
+        emit({ type: 'node-start', node: ref, reasons });
+        return runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+      }, signal);
+      const object = await store.putBytes(await encodePng(result.image));
+      const ms = Date.now() - t0;
+      await store.putAction({
+        version: 1, key: decision.key, nodeId: node.id, kind: node.kind, output: { hash: object.hash, size: object.size, ext: 'png' },
+        fingerprint: decision.fingerprint, meta: result.meta, ms, createdAt: new Date().toISOString(),
+      });
+      const memo = Promise.resolve(result.image);
+      if ((pendingConsumers.get(node.id) ?? 0) > 0) pixelMemo.set(node.id, memo);
+      return { key: decision.key, status: 'built', outputHash: object.hash, ms, reasons, meta: result.meta };
+    }
+    // render
+    const target = manifest.targets.get(node.target as string)!;
+    const input = await pixelsOf(node.inputs[0] as string);
+    const rendered = await pools.process.run(async () => {
+      emit({ type: 'node-start', node: ref, reasons });
+      return runRender(input, target, manifest);
+    }, signal);
+    const object = await store.putBytes(rendered.data);
+    const meta: Record<string, unknown> = { ...rendered.info };
+    const ms = Date.now() - t0;
+    await store.putAction({
+      version: 1, key: decision.key, nodeId: node.id, kind: node.kind,
+      output: { hash: object.hash, size: object.size, ext: path.extname(deliverablePath(manifest, node.asset, target.id)).slice(1) },
+      fingerprint: decision.fingerprint, meta, ms, createdAt: new Date().toISOString(),
+    });
+    await writeDeliverable(node, object.hash);
+    return { key: decision.key, status: 'built', outputHash: object.hash, ms, reasons, meta, output: deliverableInfo(node, meta) };
+  };
+
+  /** The encoded bytes of an asset's image, for image-to-image requests. */
+  const encodedImageOf = async (id: string): Promise<{ assetId: string; image: Buffer }> => {
+    const node = graph.nodes.get(id) as GraphNode;
+    const outcome = outcomes.get(id);
+    if (!outcome?.outputHash) throw new UpstreamFailed(id);
+    const file = node.kind === 'source' ? (graph.assets.get(node.asset)?.source as string) : store.objectPath(outcome.outputHash);
+    return { assetId: node.asset, image: await readFile(file) };
+  };
+
+  const writeDeliverable = async (node: GraphNode, hash: string) => {
+    const file = deliverablePath(manifest, node.asset, node.target as string);
+    await copyFileAtomic(store.objectPath(hash), file);
+    const info = await stat(file);
+    state.outputs[projectPath(manifest, file)] = { hash, size: info.size, mtimeMs: info.mtimeMs };
+  };
+
+  /** Restores a deleted or edited deliverable from the store; true when it had to. */
+  const ensureDeliverable = async (node: GraphNode, hash: string): Promise<boolean> => {
+    const file = deliverablePath(manifest, node.asset, node.target as string);
+    if (await deliverableIntact(manifest, file, hash, state)) return false;
+    await writeDeliverable(node, hash);
+    return true;
+  };
+
+  const deliverableInfo = (node: GraphNode, meta: Record<string, unknown>): ReportOutput => {
+    const file = deliverablePath(manifest, node.asset, node.target as string);
+    return {
+      target: node.target as string,
+      path: projectPath(manifest, file),
+      width: meta.width as number,
+      height: meta.height as number,
+      format: meta.format as string,
+      space: meta.space as string,
+      ...(meta.dpi !== undefined ? { dpi: meta.dpi as number } : {}),
+      ...(meta.icc !== undefined ? { icc: meta.icc as string } : {}),
+      ...(meta.preflight !== undefined ? { preflight: meta.preflight as ReportOutput['preflight'] } : {}),
+    };
+  };
+
+  // Every node starts as soon as its own inputs are ready: no stage barriers.
+  const order = graph.order.filter(inSelection);
+  await Promise.all(order.map((id) => settle(id)));
+  options.signal?.removeEventListener('abort', onOuterAbort);
+
+  // Remember what was built, for the next plan's reasons and the next no-op check.
+  for (const id of order) {
+    const outcome = outcomes.get(id);
+    if (outcome?.key && outcome.decision && (outcome.status === 'built' || outcome.status === 'cached')) {
+      state.nodes[id] = { key: outcome.key, fingerprint: outcome.decision.fingerprint };
+    }
+  }
+  await Promise.all([saveState(cache.stateFile, state), files.save(), rm(tmpRoot, { recursive: true, force: true })]);
+
+  const report = assembleReport(graph, order, outcomes, Date.now() - started);
+  const { writeJsonReport } = await import('../report/write-report.js');
+  const reportFile = await writeJsonReport(report, manifest.outputDir);
+  if (options.contactSheet !== false) {
+    try {
+      const { writeContactSheet } = await import('../report/contact-sheet.js');
+      await writeContactSheet(report, { root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file) });
+    } catch (err) {
+      emit({ type: 'warning', message: `contact sheet not written: ${(err as Error).message}` });
+    }
+  }
+  emit({ type: 'build-done', report, reportFile });
+  const cancelled = options.signal?.aborted ?? false;
+  const exitCode = cancelled ? ExitCode.interrupted : report.summary.failed > 0 || (options.failFast && signal.aborted) ? ExitCode.assetFailed : ExitCode.ok;
+  return { report, reportFile, exitCode, plan };
+}
+

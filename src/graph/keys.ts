@@ -1,0 +1,185 @@
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FileHashes } from '../cache/file-hashes.js';
+import { profileRefFor, type ResolvedAsset, type ResolvedManifest, type ResolvedTarget, type GenerateParams } from '../manifest/types.js';
+import { getProvider } from '../providers/registry.js';
+import { getUpscaler } from '../upscalers/registry.js';
+import type { BuildGraph, GraphNode } from './graph.js';
+
+/**
+ * A fingerprint is a plain object in a fixed shape per node kind; its hash is the node's key.
+ * Keeping the object (not just the hash) is what lets `plan` say which field changed.
+ * Inputs enter by content hash, not by key, so identical bytes upstream cut a rebuild off.
+ */
+export type Fingerprint = Record<string, unknown> & { kind: string };
+
+export interface KeyEnv {
+  manifest: ResolvedManifest;
+  files: FileHashes;
+}
+
+/** Bumped when what a step does changes in a way its parameters do not show. */
+export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 1, render: 1 } as const;
+
+const require = createRequire(import.meta.url);
+let sharpVersions: Record<string, string> | undefined;
+
+/** sharp's and libvips' versions without loading sharp (a no-op build should not pay for it). */
+function imagingToolVersion(): Record<string, string> {
+  if (!sharpVersions) {
+    // sharp's exports hide package.json; find it beside the resolved entry point.
+    const entry = require.resolve('sharp');
+    const pkgFile = path.join(entry.slice(0, entry.lastIndexOf(`${path.sep}sharp${path.sep}`) + 7), 'package.json');
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string; config?: { libvips?: string } };
+    sharpVersions = { sharp: pkg.version, libvips: pkg.config?.libvips ?? 'unknown' };
+  }
+  return sharpVersions;
+}
+
+export function targetAspect(target: ResolvedTarget): number {
+  return target.width / target.height;
+}
+
+/** A generate size for `auto-from-targets`, or the size as written. */
+export async function resolveGenerateSize(asset: ResolvedAsset, manifest: ResolvedManifest): Promise<string> {
+  const params = asset.generate;
+  if (params.size !== 'auto-from-targets') return params.size;
+  // The largest target decides the aspect: it is the one that suffers most from cropping.
+  const targets = asset.targets.map((t) => manifest.targets.get(t)).filter((t): t is ResolvedTarget => !!t);
+  targets.sort((a, b) => b.width * b.height - a.width * a.height);
+  const aspect = targets[0] ? targetAspect(targets[0]) : 1.5;
+  const provider = await getProvider(params.provider);
+  if (provider.sizeForAspect) return provider.sizeForAspect(params, aspect);
+  const long = 1536;
+  const round16 = (n: number) => Math.max(16, Math.round(n / 16) * 16);
+  return aspect >= 1 ? `${long}x${round16(long / aspect)}` : `${round16(long * aspect)}x${long}`;
+}
+
+export function parseSize(size: string): { width: number; height: number } {
+  const match = /^(\d+)x(\d+)$/.exec(size);
+  if (!match) throw new Error(`not a WIDTHxHEIGHT size: ${size}`);
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+export async function resolvedGenerateParams(asset: ResolvedAsset, manifest: ResolvedManifest): Promise<GenerateParams> {
+  return { ...asset.generate, size: await resolveGenerateSize(asset, manifest) };
+}
+
+function withoutPosition<T extends { at?: unknown }>(value: T): Omit<T, 'at'> {
+  const { at: _at, ...rest } = value;
+  return rest;
+}
+
+function projectRelative(manifest: ResolvedManifest, file: string): string {
+  return path.relative(manifest.root, file).split(path.sep).join('/');
+}
+
+/**
+ * The fingerprint of a node given the content hashes of its inputs (in `node.inputs` order).
+ * Returns undefined for `prompt` nodes, whose "output" is their text.
+ */
+export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputHashes: string[], env: KeyEnv): Promise<Fingerprint> {
+  const asset = graph.assets.get(node.asset);
+  if (!asset) throw new Error(`node ${node.id} has no asset`);
+  const manifest = env.manifest;
+  const mainInput = inputHashes[0] ?? null;
+  switch (node.kind) {
+    case 'prompt':
+      return { kind: 'prompt', text: asset.prompt };
+    case 'source': {
+      const file = asset.source as string;
+      return { kind: 'source', file: projectRelative(manifest, file), hash: await env.files.hash(file) };
+    }
+    case 'generate': {
+      const params = await resolvedGenerateParams(asset, manifest);
+      const provider = await getProvider(params.provider);
+      const referenceIndex = node.referenceInput ? node.inputs.indexOf(node.referenceInput) : -1;
+      return {
+        kind: 'generate',
+        version: STEP_VERSIONS.generate,
+        provider: params.provider,
+        model: params.model,
+        size: params.size,
+        quality: params.quality,
+        seed: params.seed ?? null,
+        options: params.options,
+        prompt: asset.prompt,
+        reference: referenceIndex >= 0 ? { asset: graph.nodes.get(node.referenceInput as string)?.asset, image: inputHashes[referenceIndex] } : null,
+        tool: provider.fingerprint(params),
+      };
+    }
+    case 'upscale': {
+      const params = asset.upscale;
+      if (params.engine === 'none' || params.scale === 1) return { kind: 'upscale', engine: 'none', input: mainInput };
+      const upscaler = await getUpscaler(params.engine);
+      return {
+        kind: 'upscale',
+        version: STEP_VERSIONS.upscale,
+        engine: params.engine,
+        scale: params.scale,
+        model: params.model ?? null,
+        sharpen: params.sharpen ?? false,
+        tile: params.tile ?? 'auto',
+        fallback: params.fallback ?? null,
+        input: mainInput,
+        tool: await upscaler.fingerprint(params),
+      };
+    }
+    case 'normalize': {
+      const balanceIndex = node.whiteBalanceInput ? node.inputs.indexOf(node.whiteBalanceInput) : -1;
+      return {
+        kind: 'normalize',
+        version: STEP_VERSIONS.normalize,
+        whiteBalance: balanceIndex >= 0 ? { asset: graph.nodes.get(node.whiteBalanceInput as string)?.asset, image: inputHashes[balanceIndex] } : null,
+        input: mainInput,
+      };
+    }
+    case 'render': {
+      const target = manifest.targets.get(node.target as string);
+      if (!target) throw new Error(`unknown target ${node.target}`);
+      const profileRef = profileRefFor(manifest, target.color.profile);
+      const profile =
+        profileRef?.kind === 'file'
+          ? { name: target.color.profile, file: await env.files.hash(profileRef.path) }
+          : { name: profileRef?.name ?? target.color.profile, builtin: true };
+      return {
+        kind: 'render',
+        version: STEP_VERSIONS.render,
+        target: withoutPosition(target),
+        profile,
+        tool: imagingToolVersion(),
+        input: mainInput,
+      };
+    }
+  }
+}
+
+/** Nodes whose output is only a function of their fingerprint and cheap to recompute. */
+export async function isPersisted(graph: BuildGraph, node: GraphNode): Promise<boolean> {
+  switch (node.kind) {
+    case 'prompt':
+    case 'normalize':
+      return false;
+    case 'source':
+      return false; // the file itself is the truth
+    case 'generate':
+    case 'render':
+      return true;
+    case 'upscale': {
+      const params = graph.assets.get(node.asset)?.upscale;
+      if (!params || params.engine === 'none' || params.scale === 1) return false;
+      return (await getUpscaler(params.engine)).persist;
+    }
+  }
+}
+
+/** A node that hands its input through unchanged: its output hash is its input's. */
+export function isPassThrough(graph: BuildGraph, node: GraphNode): boolean {
+  if (node.kind === 'normalize') return !node.whiteBalanceInput;
+  if (node.kind === 'upscale') {
+    const params = graph.assets.get(node.asset)?.upscale;
+    return !params || params.engine === 'none' || params.scale === 1;
+  }
+  return false;
+}

@@ -1,0 +1,36 @@
+/**
+ * The programmatic API. The CLI is a thin layer over these functions.
+ *
+ *   import { loadManifest, plan, build } from 'gpt4k';
+ *   const manifest = await loadManifest('assets.pipeline.yaml');
+ *   if (manifest.ok) console.log((await build(manifest.value)).report.summary);
+ */
+import { loadManifest } from './manifest/load.js';
+import type { ResolvedManifest } from './manifest/types.js';
+import { build as runBuild, graphOf, openProjectCache, selectionOf, type BuildOptions, type BuildResult } from './engine/build.js';
+import { planBuild, type Plan } from './graph/plan.js';
+
+export { loadManifest };
+export type { BuildOptions, BuildResult, Plan };
+export type { ResolvedManifest, ResolvedAsset, ResolvedTarget } from './manifest/types.js';
+export type { PipelineReport } from './report/types.js';
+export type { BuildEvent } from './engine/events.js';
+export type { ImageProvider } from './providers/types.js';
+export type { Upscaler } from './upscalers/types.js';
+export { registerProvider } from './providers/registry.js';
+export { GptError, formatDiagnostic, type Diagnostic } from './util/errors.js';
+
+/** What a build would run and why, with the estimated cost; changes nothing. */
+export async function plan(manifest: ResolvedManifest, options: Pick<BuildOptions, 'assets' | 'regenerate'> = {}): Promise<Plan> {
+  const graph = graphOf(manifest);
+  const cache = await openProjectCache(manifest);
+  const selected = selectionOf(graph, options.assets);
+  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []) }, selected);
+  await cache.files.save().catch(() => undefined);
+  return result;
+}
+
+/** Builds the manifest's deliverables; see BuildOptions. */
+export async function build(manifest: ResolvedManifest, options: BuildOptions = {}): Promise<BuildResult> {
+  return runBuild(manifest, options);
+}

@@ -1,0 +1,333 @@
+/**
+ * The `openai` provider: GPT image models through the official SDK, `images.generate` for a
+ * prompt and `images.edit` (multipart, the reference PNG attached) for a style reference.
+ *
+ * The SDK's own retries are off (`maxRetries: 0`): `withRetry` is the one policy, so every
+ * request actually sent passes `context.acquireRate` and is counted. What this file throws is
+ * always a fresh `GptError`/`ProviderError` holding the status, the API's code and its message
+ * with any key-like text removed, never the SDK's error (whose message may quote the key).
+ */
+
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  toFile,
+} from 'openai';
+import sharp from 'sharp';
+import type { GenerateParams } from '../manifest/types.js';
+import { GptError } from '../util/errors.js';
+import { AUTO_FROM_TARGETS, chooseSizeForAspect, OPENAI_REQUEST_OPTIONS, validateOpenAiParams } from './openai-models.js';
+import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing.js';
+import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
+import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+
+const DEFAULT_KEY_ENV = 'OPENAI_API_KEY';
+
+export const openaiProvider: ImageProvider = {
+  name: 'openai',
+  remote: true,
+
+  fingerprint(params: GenerateParams): Record<string, string> {
+    return { provider: 'openai', api: 'images', model: params.model };
+  },
+
+  validate: validateOpenAiParams,
+
+  sizeForAspect(params: GenerateParams, aspect: number): string {
+    return chooseSizeForAspect(params.model, aspect);
+  },
+
+  estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
+    return estimateOpenAiCost(params, pricing);
+  },
+
+  generate: generateWithOpenAi,
+};
+
+/** The image, decoded and checked. */
+interface CheckedImage {
+  bytes: Buffer;
+  format: 'png' | 'jpeg' | 'webp';
+  width: number;
+  height: number;
+}
+
+async function generateWithOpenAi(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
+  const params = request.params;
+  const invalid = validateOpenAiParams(params, undefined).filter((d) => d.severity !== 'warning');
+  if (invalid.length > 0) {
+    const first = invalid[0]!;
+    throw new GptError('E_INVALID_PARAMS', `${request.assetId}: ${first.message}`, {
+      hint: first.hint,
+      diagnostics: invalid,
+    });
+  }
+  const apiKey = readApiKey(params.options);
+  const settings = retrySettings(params.options);
+  const baseURL = typeof params.options['baseURL'] === 'string' ? params.options['baseURL'] : undefined;
+  const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: settings.timeoutMs });
+
+  const size =
+    params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height) : params.size;
+  const sent = requestBody(params, size, request.reference !== undefined);
+  const endpoint = request.reference ? 'images/edits' : 'images/generations';
+  const body = withPrompt(sent, request.prompt);
+  const secrets = [apiKey];
+
+  let requests = 0;
+  let retries = 0;
+  const requestIds: string[] = [];
+
+  const send = async (): Promise<{ data: OpenAI.ImagesResponse; requestId: string | null }> => {
+    await context.acquireRate?.();
+    if (context.signal.aborted) throw cancelled();
+    requests++;
+    const options = { signal: context.signal };
+    try {
+      const { data, request_id } = request.reference
+        ? await client.images
+            .edit(
+              {
+                ...(body as unknown as OpenAI.ImageEditParamsNonStreaming),
+                image: await toFile(request.reference.image, `${request.reference.assetId}.png`, { type: 'image/png' }),
+              },
+              options,
+            )
+            .withResponse()
+        : await client.images.generate(body as unknown as OpenAI.ImageGenerateParamsNonStreaming, options).withResponse();
+      if (request_id) requestIds.push(request_id);
+      return { data, requestId: request_id };
+    } catch (err) {
+      const error = providerErrorFrom(err, secrets, settings.timeoutMs);
+      if (error instanceof ProviderError && error.requestId) requestIds.push(error.requestId);
+      throw error;
+    }
+  };
+
+  try {
+    const { data, image } = await withRetry(
+      async () => {
+        const { data, requestId } = await send();
+        const image = await checkImage(data.data?.[0]?.b64_json, requestId);
+        return { data, image };
+      },
+      {
+        maxAttempts: settings.maxAttempts,
+        baseDelayMs: settings.baseDelayMs,
+        maxDelayMs: settings.maxDelayMs,
+        signal: context.signal,
+        onRetry: (info) => {
+          retries++;
+          context.onRetry?.(info);
+        },
+      },
+    );
+    const usage = data.usage as ImageUsage | undefined;
+    const revisedPrompt = data.data?.[0]?.revised_prompt;
+    return {
+      image: image.bytes,
+      revisedPrompt: typeof revisedPrompt === 'string' ? revisedPrompt : undefined,
+      usage: usage as Record<string, unknown> | undefined,
+      costUsd: openAiActualCost(params, usage, context.pricing, size),
+      requests,
+      retries,
+      meta: {
+        provider: 'openai',
+        endpoint,
+        ...sent,
+        referenceAsset: request.reference?.assetId,
+        output: { format: image.format, width: image.width, height: image.height },
+        response: pickDefined({
+          size: data.size,
+          quality: data.quality,
+          background: data.background,
+          output_format: data.output_format,
+          created: data.created,
+        }),
+        requestIds,
+      },
+    };
+  } catch (err) {
+    if (err instanceof ProviderError) {
+      err.requests = requests;
+      err.retries = retries;
+      throw err;
+    }
+    throw err instanceof GptError ? err : providerErrorFrom(err, secrets, settings.timeoutMs);
+  }
+}
+
+/**
+ * The request as sent (minus prompt and image): model, size, quality, n: 1 and the request
+ * options the manifest set. Never `response_format`: GPT image models always answer in base64.
+ */
+function requestBody(params: GenerateParams, size: string, edit: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = { model: params.model, size, quality: params.quality, n: 1 };
+  for (const name of OPENAI_REQUEST_OPTIONS) {
+    const value = params.options[name];
+    if (value === undefined) continue;
+    // The edits endpoint has no moderation parameter; generations have no input_fidelity.
+    if (edit && name === 'moderation') continue;
+    if (!edit && name === 'input_fidelity') continue;
+    body[name] = value;
+  }
+  return body;
+}
+
+/** Fills the prompt in: kept out of `requestBody` so meta does not repeat it. */
+function withPrompt<T extends Record<string, unknown>>(body: T, prompt: string): T & { prompt: string } {
+  return { ...body, prompt };
+}
+
+function readApiKey(options: Record<string, unknown>): string {
+  const named = typeof options['apiKeyEnv'] === 'string' ? options['apiKeyEnv'] : undefined;
+  const envName = named ?? DEFAULT_KEY_ENV;
+  const key = process.env[envName]?.trim();
+  if (key) return key;
+  throw new GptError('E_NO_API_KEY', `no OpenAI API key: the environment variable ${envName} is not set`, {
+    hint: named
+      ? `set ${envName} (named by generate.options.apiKeyEnv) to your OpenAI API key, e.g. export ${envName}=sk-...`
+      : `set OPENAI_API_KEY to your OpenAI API key, e.g. export OPENAI_API_KEY=sk-... (or name another variable with generate.options.apiKeyEnv)`,
+    haltsProvider: true,
+  });
+}
+
+const SIGNATURES: Array<{ format: CheckedImage['format']; test: (b: Buffer) => boolean }> = [
+  { format: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  {
+    format: 'webp',
+    test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
+  },
+];
+
+/**
+ * Decodes the base64 image and proves it whole: a known signature and a full decode by sharp.
+ * A 200 that fails here (truncated or garbled) is worth another request.
+ */
+export async function checkImage(b64: unknown, requestId?: string | null): Promise<CheckedImage> {
+  const bad = (why: string): ProviderError =>
+    new ProviderError('E_BAD_IMAGE', `the images API answered 200 but ${why}`, {
+      retryable: true,
+      status: 200,
+      requestId: requestId ?? undefined,
+      hint: 'gpt4k retries this automatically; if it persists, the gateway may be cutting responses short',
+    });
+  if (typeof b64 !== 'string' || b64.length === 0) throw bad('the response held no image (b64_json missing)');
+  const bytes = Buffer.from(b64, 'base64');
+  const format = SIGNATURES.find((s) => s.test(bytes))?.format;
+  if (!format) throw bad('the image is not PNG, JPEG or WebP');
+  try {
+    const image = sharp(bytes, { failOn: 'warning' });
+    const meta = await image.metadata();
+    await image.stats(); // decodes every pixel: a truncated image fails here
+    if (!meta.width || !meta.height) throw new Error('no dimensions');
+    return { bytes, format, width: meta.width, height: meta.height };
+  } catch {
+    throw bad(`the ${format.toUpperCase()} image does not decode (truncated, ${bytes.length} bytes)`);
+  }
+}
+
+/** A fresh, key-free error for whatever the SDK threw. */
+export function providerErrorFrom(err: unknown, secrets: readonly string[], timeoutMs: number): GptError {
+  if (err instanceof GptError) return err;
+  if (err instanceof APIUserAbortError) return cancelled();
+  if (err instanceof APIConnectionTimeoutError) {
+    return new ProviderError('E_TIMEOUT', `the images API did not answer within ${formatSeconds(timeoutMs)}`, {
+      retryable: true,
+      hint: 'raise generate.options.timeoutMs if large or high-quality images need longer',
+    });
+  }
+  if (err instanceof APIConnectionError) {
+    const cause = err.cause instanceof Error ? describeCause(err.cause) : '';
+    return new ProviderError('E_CONNECTION', redact(`could not reach the images API${cause}`, secrets), {
+      retryable: true,
+      hint: 'check the network, and OPENAI_BASE_URL if you use a gateway',
+    });
+  }
+  if (err instanceof APIError && typeof err.status === 'number') return fromHttpError(err, secrets);
+  if (err instanceof SyntaxError) {
+    return new ProviderError('E_BAD_RESPONSE', 'the images API answered with a body that is not JSON', {
+      retryable: true,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ProviderError('E_OPENAI_UNEXPECTED', redact(`unexpected error from the OpenAI SDK: ${message}`, secrets));
+}
+
+function fromHttpError(err: APIError, secrets: readonly string[]): ProviderError {
+  const status = err.status as number;
+  const body = (typeof err.error === 'object' && err.error !== null ? err.error : {}) as Record<string, unknown>;
+  const code = typeof body['code'] === 'string' ? body['code'] : typeof err.code === 'string' ? err.code : undefined;
+  const type = typeof body['type'] === 'string' ? body['type'] : undefined;
+  const apiMessage = redact(typeof body['message'] === 'string' ? body['message'] : `HTTP ${status}`, secrets);
+  const requestId = err.requestID ?? undefined;
+  const common = { status, providerCode: code ?? type, requestId };
+  const tag = `HTTP ${status}${code ? ` ${code}` : ''}`;
+
+  if (status === 400 && code === 'moderation_blocked') {
+    return new ProviderError(
+      'E_MODERATION_BLOCKED',
+      `the prompt was blocked by OpenAI's moderation (moderation_blocked): ${apiMessage}`,
+      {
+        ...common,
+        hint: 'reword the prompt (and the style prefix) to stay within the usage policies; it is not retried',
+      },
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new ProviderError('E_AUTH', `OpenAI refused the API key (${tag}): ${apiMessage}`, {
+      ...common,
+      haltsProvider: true,
+      hint:
+        status === 401
+          ? 'check the key in OPENAI_API_KEY (or the variable named by generate.options.apiKeyEnv)'
+          : 'the key lacks access: check the project and that the organization is verified for GPT image models',
+    });
+  }
+  if (status === 429 && (code === 'insufficient_quota' || type === 'insufficient_quota')) {
+    return new ProviderError('E_QUOTA', `the OpenAI account has no quota left (${tag}): ${apiMessage}`, {
+      ...common,
+      haltsProvider: true,
+      hint: 'add credit or raise the spending limit in the OpenAI billing settings, then build again',
+    });
+  }
+  const retryAfterMs = parseRetryAfter(err.headers);
+  if (status === 408 || status === 409 || status === 429 || status >= 500) {
+    const what = status === 429 ? 'rate limited' : status >= 500 ? 'server error' : 'request not completed';
+    return new ProviderError(status === 429 ? 'E_RATE_LIMITED' : 'E_PROVIDER_UNAVAILABLE', `${what} (${tag}): ${apiMessage}`, {
+      ...common,
+      retryable: true,
+      retryAfterMs,
+    });
+  }
+  const param = typeof body['param'] === 'string' ? ` (parameter ${body['param']})` : '';
+  return new ProviderError('E_BAD_REQUEST', `OpenAI rejected the request (${tag})${param}: ${apiMessage}`, {
+    ...common,
+    hint: 'this is not retried; fix the generate parameters named above',
+  });
+}
+
+/** Removes the key, and anything shaped like a key, from text meant for users. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  return out.replace(/\bsk-[A-Za-z0-9_*.\-]{3,}/g, 'sk-[redacted]').replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
+}
+
+function describeCause(cause: Error): string {
+  const code = (cause as { code?: unknown }).code ?? (cause.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? ` (${code})` : `: ${cause.message}`;
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
+}
+
+function pickDefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}

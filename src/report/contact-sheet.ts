@@ -1,0 +1,239 @@
+/**
+ * out/report.html: the contact sheet a person judges a batch by. It opens from disk (file://)
+ * with no server and no network; thumbnails are small JPEGs under out/.thumbs/, remade only
+ * when their deliverable changed, so a no-op build stays cheap.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { writeFileAtomic } from '../util/atomic.js';
+import { renderContactSheet, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
+import type { PipelineReport, ReportOutput } from './types.js';
+import { JSON_REPORT_NAME } from './write-report.js';
+
+export const CONTACT_SHEET_NAME = 'report.html';
+export const THUMBS_DIR = '.thumbs';
+const THUMB_INDEX = 'index.json';
+/** Long edge in pixels: sharp enough for a 2x screen at ~180 CSS px. */
+const THUMB_MAX = 360;
+const THUMB_QUALITY = 78;
+/** Bump when thumbnails are made differently, so old ones are remade. */
+const THUMB_RECIPE = `jpeg-${THUMB_MAX}-q${THUMB_QUALITY}-v1`;
+const THUMB_CONCURRENCY = 2;
+
+export interface ContactSheetOptions {
+  /** Project root, absolute. Output paths in the report are relative to it. */
+  root: string;
+  /** The deliverables folder (out/), absolute. The sheet is written here. */
+  outputDir: string;
+  /** Shown in the page title, e.g. "assets.pipeline.yaml". */
+  manifestName?: string;
+}
+
+interface ThumbIndexEntry {
+  /** The deliverable, project-relative. */
+  source: string;
+  size: number;
+  mtimeMs: number;
+  width: number;
+  height: number;
+}
+
+interface ThumbIndex {
+  recipe: string;
+  /** Keyed by the thumbnail's path under .thumbs/ (forward slashes). */
+  entries: Record<string, ThumbIndexEntry>;
+}
+
+/**
+ * Writes out/report.html and refreshes out/.thumbs/. Returns the sheet's path and how many
+ * thumbnails it shows (placeholders for PDFs and missing files not counted).
+ *
+ * @example
+ *   await writeContactSheet(report, { root: '/proj', outputDir: '/proj/out', manifestName: 'assets.pipeline.yaml' });
+ */
+export async function writeContactSheet(
+  report: PipelineReport,
+  options: ContactSheetOptions,
+): Promise<{ file: string; thumbnails: number }> {
+  const outputDir = path.resolve(options.outputDir);
+  const root = path.resolve(options.root);
+  const thumbsDir = path.join(outputDir, THUMBS_DIR);
+
+  const previous = await readThumbIndex(thumbsDir);
+  const next: ThumbIndex = { recipe: THUMB_RECIPE, entries: {} };
+
+  const jobs: Array<() => Promise<void>> = [];
+  const assets: SheetAsset[] = report.assets.map((asset) => {
+    const outputs: SheetOutput[] = asset.outputs.map((output) => {
+      const file = path.resolve(root, output.path);
+      const entry: SheetOutput = {
+        output,
+        href: relativeUrl(outputDir, file),
+        label: toPosix(path.relative(outputDir, file)),
+        preview: { kind: 'placeholder', label: 'No preview' },
+      };
+      const thumbKey = `${safeSegment(asset.id)}/${safeSegment(output.target)}.jpg`;
+      jobs.push(async () => {
+        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next);
+        entry.preview = result.preview;
+        if (!result.exists) entry.href = null;
+      });
+      return entry;
+    });
+    return { asset, outputs };
+  });
+
+  await runPool(jobs, THUMB_CONCURRENCY);
+  // Sorted: thumbnails finish in any order, and an unchanged index should read the same.
+  const sortedEntries = Object.fromEntries(Object.entries(next.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const indexText = `${JSON.stringify({ recipe: next.recipe, entries: sortedEntries }, null, 2)}\n`;
+  if (indexText !== previous.text) await writeFileAtomic(path.join(thumbsDir, THUMB_INDEX), indexText);
+  await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
+
+  const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
+  const page = renderContactSheet({
+    title: options.manifestName ? `gpt4k contact sheet: ${options.manifestName}` : 'gpt4k contact sheet',
+    report,
+    assets,
+    jsonReportHref: (await exists(jsonReport)) ? relativeUrl(outputDir, jsonReport) : undefined,
+  });
+  const file = path.join(outputDir, CONTACT_SHEET_NAME);
+  await writeFileAtomic(file, page);
+
+  const thumbnails = assets.reduce((n, a) => n + a.outputs.filter((o) => o.preview.kind === 'image').length, 0);
+  return { file, thumbnails };
+}
+
+/** The preview for one output, reusing its thumbnail when the deliverable has not changed. */
+async function previewFor(
+  output: ReportOutput,
+  file: string,
+  thumbsDir: string,
+  thumbKey: string,
+  previous: Readonly<ThumbIndex>,
+  next: ThumbIndex,
+): Promise<{ preview: Preview; exists: boolean }> {
+  const info = await stat(file).catch(() => null);
+  if (!info || !info.isFile()) {
+    return { preview: { kind: 'placeholder', label: 'Missing', detail: 'rebuild to restore it' }, exists: false };
+  }
+  if (isPdf(output, file)) {
+    return { preview: { kind: 'placeholder', label: 'PDF', detail: 'open to view' }, exists: true };
+  }
+
+  const thumbFile = path.join(thumbsDir, ...thumbKey.split('/'));
+  const src = `${THUMBS_DIR}/${thumbKey.split('/').map(encodeURIComponent).join('/')}`;
+  const source = toPosix(output.path);
+  const old = previous.recipe === THUMB_RECIPE ? previous.entries[thumbKey] : undefined;
+  if (
+    old &&
+    old.source === source &&
+    old.size === info.size &&
+    old.mtimeMs === info.mtimeMs &&
+    (await exists(thumbFile))
+  ) {
+    next.entries[thumbKey] = old;
+    return { preview: { kind: 'image', src, width: old.width, height: old.height }, exists: true };
+  }
+
+  try {
+    const { data, info: out } = await sharp(file, { failOn: 'none' })
+      .resize(THUMB_MAX, THUMB_MAX, { fit: 'inside', withoutEnlargement: true })
+      // CMYK TIFFs and wide-gamut PNGs: browsers want sRGB; JPEG has no alpha, so flatten on white.
+      .toColourspace('srgb')
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: THUMB_QUALITY, mozjpeg: true })
+      .toBuffer({ resolveWithObject: true });
+    await writeFileAtomic(thumbFile, data);
+    next.entries[thumbKey] = { source, size: info.size, mtimeMs: info.mtimeMs, width: out.width, height: out.height };
+    return { preview: { kind: 'image', src, width: out.width, height: out.height }, exists: true };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { preview: { kind: 'placeholder', label: 'No preview', detail: reason }, exists: true };
+  }
+}
+
+function isPdf(output: ReportOutput, file: string): boolean {
+  return output.format.toLowerCase() === 'pdf' || path.extname(file).toLowerCase() === '.pdf';
+}
+
+/** The index as last written, with its text, so an unchanged one is not rewritten. */
+async function readThumbIndex(thumbsDir: string): Promise<ThumbIndex & { text: string }> {
+  try {
+    const text = await readFile(path.join(thumbsDir, THUMB_INDEX), 'utf8');
+    const parsed: unknown = JSON.parse(text);
+    if (
+      parsed &&
+      typeof parsed === 'object' &&
+      typeof (parsed as ThumbIndex).recipe === 'string' &&
+      typeof (parsed as ThumbIndex).entries === 'object' &&
+      (parsed as ThumbIndex).entries !== null
+    ) {
+      return { ...(parsed as ThumbIndex), text };
+    }
+  } catch {
+    // No index yet, or a damaged one: every thumbnail is remade.
+  }
+  return { recipe: '', entries: {}, text: '' };
+}
+
+/** Deletes thumbnails of outputs no longer in the report (and leftovers of killed writes). */
+async function removeStaleThumbnails(thumbsDir: string, keep: Set<string>): Promise<void> {
+  const walk = async (dir: string, rel: string): Promise<boolean> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    let empty = true;
+    for (const e of entries) {
+      const childRel = rel ? `${rel}/${e.name}` : e.name;
+      const child = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (await walk(child, childRel)) await rmdir(child).catch(() => undefined);
+        else empty = false;
+      } else if (childRel === THUMB_INDEX || keep.has(childRel)) {
+        empty = false;
+      } else {
+        await rm(child, { force: true });
+      }
+    }
+    return empty;
+  };
+  await walk(thumbsDir, '');
+}
+
+async function runPool(jobs: Array<() => Promise<void>>, concurrency: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      if (job) await job();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+}
+
+/** A file or folder name that cannot escape .thumbs/ or collide with another id's sanitized form. */
+function safeSegment(id: string): string {
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(id) && id !== THUMB_INDEX) return id;
+  const hash = createHash('sha1').update(id).digest('hex').slice(0, 8);
+  return `${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}~${hash}`;
+}
+
+/** A relative URL from `fromDir` to `file`, each segment percent-encoded. */
+function relativeUrl(fromDir: string, file: string): string {
+  return toPosix(path.relative(fromDir, file))
+    .split('/')
+    .map((seg) => (seg === '..' || seg === '.' ? seg : encodeURIComponent(seg)))
+    .join('/');
+}
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}

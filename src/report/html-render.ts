@@ -1,0 +1,396 @@
+/**
+ * The contact sheet's HTML, made from a PipelineReport plus what contact-sheet.ts found on disk
+ * (thumbnails, links). Pure: no I/O, so what the page says is decided here and nowhere else.
+ *
+ * Every interpolation goes through the `html` tag, which escapes anything that is not already
+ * `SafeHtml`: prompts and error messages come from users and providers and may hold `<`, `&`
+ * and quotes.
+ */
+import type { PipelineReport, PreflightCheck, ReportAsset, ReportOutput, ReportStep, StepStatus } from './types.js';
+
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+type Interpolation = SafeHtml | string | number | null | undefined | false | readonly Interpolation[];
+
+function interpolate(value: Interpolation): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map((v: Interpolation) => interpolate(v)).join('');
+  return escapeHtml(String(value));
+}
+
+/** Tagged template: literal parts are trusted, interpolated values are escaped. */
+export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
+  let out = strings[0] ?? '';
+  values.forEach((value, i) => {
+    out += interpolate(value) + (strings[i + 1] ?? '');
+  });
+  return new SafeHtml(out);
+}
+
+/** What the card shows in place of the deliverable. */
+export type Preview =
+  | { kind: 'image'; /** relative to report.html */ src: string; width: number; height: number }
+  | { kind: 'placeholder'; label: string; detail?: string };
+
+export interface SheetOutput {
+  output: ReportOutput;
+  /** Relative URL from report.html to the deliverable; null when the file is missing. */
+  href: string | null;
+  /** The deliverable's path as shown to the user (relative to out/). */
+  label: string;
+  preview: Preview;
+}
+
+export interface SheetAsset {
+  asset: ReportAsset;
+  outputs: SheetOutput[];
+}
+
+export interface SheetModel {
+  title: string;
+  report: PipelineReport;
+  assets: SheetAsset[];
+  /** Relative URL of pipeline_report.json when it exists beside the sheet. */
+  jsonReportHref?: string;
+}
+
+export function formatCost(usd: number): string {
+  if (usd > 0 && usd < 0.01) return `$${usd.toFixed(3)}`;
+  return `$${usd.toFixed(2)}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  const rest = Math.round(s - m * 60);
+  return `${m} min ${String(rest).padStart(2, '0')} s`;
+}
+
+/** Failed assets first (they need attention), then preflight trouble, then manifest order. */
+function attentionRank(a: SheetAsset): number {
+  if (a.asset.status === 'failed') return 0;
+  if (a.asset.outputs.some((o) => o.preflight && !o.preflight.ok)) return 1;
+  return 2;
+}
+
+function anchorId(assetId: string): string {
+  return `asset-${assetId}`;
+}
+
+function anchorHref(assetId: string): string {
+  return `#${encodeURIComponent(anchorId(assetId))}`;
+}
+
+const STATUS_LABEL: Record<StepStatus, string> = {
+  built: 'built',
+  cached: 'cached',
+  failed: 'failed',
+  skipped: 'skipped',
+};
+
+function badge(status: StepStatus): SafeHtml {
+  return html`<span class="badge badge-${status}">${STATUS_LABEL[status]}</span>`;
+}
+
+function renderSummary(model: SheetModel): SafeHtml {
+  const s = model.report.summary;
+  const stat = (label: string, value: string | number, cls = ''): SafeHtml =>
+    html`<div class="stat ${cls}"><dt>${label}</dt><dd>${value}</dd></div>`;
+  const calls = s.retries > 0 ? `${s.providerCalls} (${s.retries} retried)` : String(s.providerCalls);
+  return html`<dl class="stats">
+      ${stat('Assets', s.assets)}
+      ${stat('Built', s.built, 'stat-built')}
+      ${stat('Cached', s.cached, 'stat-cached')}
+      ${stat('Failed', s.failed, s.failed > 0 ? 'stat-failed' : '')}
+      ${s.skipped > 0 ? stat('Skipped', s.skipped, 'stat-skipped') : null}
+      ${stat('Provider calls', calls)}
+      ${stat('Cost', formatCost(s.costUsd))}
+      ${stat('Duration', formatDuration(s.durationMs))}
+    </dl>`;
+}
+
+function renderAttention(model: SheetModel): SafeHtml | null {
+  const failed = model.assets.filter((a) => a.asset.status === 'failed');
+  const preflight = model.assets.filter((a) => attentionRank(a) === 1);
+  if (failed.length === 0 && preflight.length === 0) return null;
+  const links = (list: SheetAsset[]): SafeHtml[] =>
+    list.map((a, i) => html`${i > 0 ? ', ' : ''}<a href="${anchorHref(a.asset.id)}">${a.asset.id}</a>`);
+  return html`<nav class="attention" aria-label="Assets that need attention">
+      ${failed.length > 0 ? html`<p class="attention-failed"><strong>${failed.length} ${failed.length === 1 ? 'asset' : 'assets'} failed:</strong> ${links(failed)}</p>` : null}
+      ${preflight.length > 0 ? html`<p class="attention-preflight"><strong>Preflight failed:</strong> ${links(preflight)}</p>` : null}
+    </nav>`;
+}
+
+function renderError(asset: ReportAsset): SafeHtml | null {
+  const e = asset.error;
+  if (!e) return null;
+  return html`<section class="error" role="alert">
+      <p class="error-head"><code class="error-code">${e.code}</code> at step <code>${e.step}</code></p>
+      <p class="error-message">${e.message}</p>
+      ${e.hint ? html`<p class="error-hint"><strong>Hint:</strong> ${e.hint}</p>` : null}
+    </section>`;
+}
+
+function renderPreview(out: SheetOutput): SafeHtml {
+  const p = out.preview;
+  const inner =
+    p.kind === 'image'
+      ? html`<img src="${p.src}" width="${p.width}" height="${p.height}" alt="${out.output.target} preview" loading="lazy" decoding="async">`
+      : html`<span class="placeholder"><span class="placeholder-label">${p.label}</span>${p.detail ? html`<span class="placeholder-detail">${p.detail}</span>` : null}</span>`;
+  return out.href
+    ? html`<a class="thumb" href="${out.href}" title="Open ${out.label}">${inner}</a>`
+    : html`<span class="thumb thumb-missing" title="${out.label} is missing">${inner}</span>`;
+}
+
+function checkLine(c: PreflightCheck): SafeHtml {
+  const values =
+    c.value !== undefined && c.limit !== undefined ? ` (${String(c.value)}; limit ${String(c.limit)})` : '';
+  return html`<li class="check check-${c.severity}"><strong>${c.name}</strong>: ${c.message}${values}</li>`;
+}
+
+function renderPreflight(o: ReportOutput): SafeHtml {
+  const pf = o.preflight;
+  if (!pf) return html`<p class="preflight preflight-none">No preflight</p>`;
+  const problems = pf.checks.filter((c) => !c.ok);
+  const warnings = problems.filter((c) => c.severity === 'warning').length;
+  const errors = problems.length - warnings;
+  const verdict = pf.ok
+    ? warnings > 0
+      ? `Preflight ok, ${warnings} ${warnings === 1 ? 'warning' : 'warnings'}`
+      : 'Preflight ok'
+    : `Preflight failed: ${errors || problems.length} ${(errors || problems.length) === 1 ? 'check' : 'checks'}`;
+  const cls = pf.ok ? (warnings > 0 ? 'preflight-warn' : 'preflight-ok') : 'preflight-failed';
+  return html`<p class="preflight ${cls}">${verdict}</p>${problems.length > 0 ? html`<ul class="checks">${problems.map(checkLine)}</ul>` : null}`;
+}
+
+function spaceLabel(space: string): string {
+  const known: Record<string, string> = { srgb: 'sRGB', cmyk: 'CMYK', 'b-w': 'Gray', grey16: 'Gray 16-bit', rgb16: 'RGB 16-bit' };
+  return known[space.toLowerCase()] ?? space.toUpperCase();
+}
+
+function physicalSize(o: ReportOutput): string | null {
+  if (!o.dpi || o.dpi <= 0) return null;
+  const mm = (px: number): string => ((px / o.dpi!) * 25.4).toFixed(0);
+  return `${mm(o.width)} × ${mm(o.height)} mm`;
+}
+
+function renderOutput(out: SheetOutput): SafeHtml {
+  const o = out.output;
+  const specs = [
+    `${o.width} × ${o.height} px`,
+    o.format.toUpperCase(),
+    spaceLabel(o.space),
+    o.dpi ? `${o.dpi} dpi` : null,
+    physicalSize(o),
+  ].filter((s): s is string => s !== null);
+  return html`<figure class="output">
+      ${renderPreview(out)}
+      <figcaption>
+        <p class="output-title"><strong class="target">${o.target}</strong>
+          ${out.href ? html`<a class="file" href="${out.href}">${out.label}</a>` : html`<span class="file file-missing">${out.label} (missing)</span>`}</p>
+        <p class="specs">${specs.join(' · ')}</p>
+        ${o.icc ? html`<p class="specs icc" title="Embedded ICC profile">ICC: ${o.icc}</p>` : null}
+        ${renderPreflight(o)}
+      </figcaption>
+    </figure>`;
+}
+
+function stepLabel(step: ReportStep): string {
+  return step.target ? `${step.kind} ${step.target}` : step.kind;
+}
+
+function renderSteps(steps: ReportStep[]): SafeHtml | null {
+  if (steps.length === 0) return null;
+  const items = steps.map((step) => {
+    const extras = [
+      formatDuration(step.ms),
+      step.costUsd !== undefined && step.costUsd > 0 ? formatCost(step.costUsd) : null,
+      step.retries ? `${step.retries} ${step.retries === 1 ? 'retry' : 'retries'}` : null,
+    ].filter((s): s is string => s !== null);
+    const why = step.reasons && step.reasons.length > 0 ? `${step.status}: ${step.reasons.join('; ')}` : step.status;
+    return html`<li class="step step-${step.status}" title="${why}"><span class="step-name">${stepLabel(step)}</span> <span class="step-time">${extras.join(' · ')}</span></li>`;
+  });
+  return html`<ol class="steps" aria-label="Steps">${items}</ol>`;
+}
+
+function renderAsset(entry: SheetAsset): SafeHtml {
+  const a = entry.asset;
+  const preflightFailed = a.outputs.some((o) => o.preflight && !o.preflight.ok);
+  const classes = ['card', `card-${a.status}`, preflightFailed ? 'card-preflight-failed' : ''].join(' ').trim();
+  return html`<article class="${classes}" id="${anchorId(a.id)}">
+      <header class="card-head">
+        <h2 class="asset-id">${a.id}</h2>
+        ${badge(a.status)}
+        ${a.style ? html`<span class="chip" title="style">${a.style}</span>` : null}
+        <span class="card-cost" title="cost of this asset">${formatCost(a.costUsd)}</span>
+      </header>
+      ${renderError(a)}
+      ${a.prompt ? html`<p class="prompt" title="${a.prompt}">${a.prompt}</p>` : null}
+      ${entry.outputs.length > 0 ? html`<div class="outputs">${entry.outputs.map(renderOutput)}</div>` : a.status === 'failed' ? null : html`<p class="muted">No outputs.</p>`}
+      ${renderSteps(a.steps)}
+    </article>`;
+}
+
+const CSS = `
+:root {
+  --bg: #f5f6f8; --card: #fff; --text: #1d2330; --muted: #5f6b7a; --line: #dfe3e8;
+  --built: #1f7a4d; --built-bg: #e3f4ea; --cached: #4a5565; --cached-bg: #eceff3;
+  --failed: #c62828; --failed-bg: #fdecec; --skipped: #8a5a00; --skipped-bg: #fff4d6;
+  --warn: #a15c00; --warn-bg: #fff6e5; --accent: #2457c5;
+  color-scheme: light;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body {
+  margin: 0; background: var(--bg); color: var(--text);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+}
+a { color: var(--accent); }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 0.92em; }
+.page-head { padding: 18px 24px 12px; background: var(--card); border-bottom: 1px solid var(--line); }
+.page-head h1 { margin: 0 0 10px; font-size: 20px; font-weight: 650; letter-spacing: -0.01em; }
+.page-head h1 .muted { font-weight: 400; }
+.muted { color: var(--muted); }
+.stats { display: flex; flex-wrap: wrap; gap: 8px; margin: 0; }
+.stat { background: var(--bg); border: 1px solid var(--line); border-radius: 8px; padding: 5px 12px; min-width: 84px; }
+.stat dt { font-size: 11px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); }
+.stat dd { margin: 0; font-size: 17px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.stat-built dd { color: var(--built); }
+.stat-failed { background: var(--failed-bg); border-color: #f2b8b8; }
+.stat-failed dd { color: var(--failed); }
+.stat-skipped dd { color: var(--skipped); }
+.attention { margin: 16px 24px 0; }
+.attention p { margin: 0 0 8px; padding: 9px 14px; border-radius: 8px; }
+.attention-failed { background: var(--failed-bg); color: var(--failed); border: 1px solid #f2b8b8; }
+.attention-preflight { background: var(--warn-bg); color: var(--warn); border: 1px solid #f3d29b; }
+.attention a { color: inherit; font-weight: 600; }
+main.grid {
+  display: grid; gap: 16px; padding: 16px 24px 24px;
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 400px), 1fr)); align-items: start;
+}
+.card {
+  background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px 12px;
+  box-shadow: 0 1px 2px rgba(16, 24, 40, 0.05); min-width: 0; scroll-margin-top: 12px;
+}
+.card:target { outline: 3px solid var(--accent); outline-offset: 2px; }
+.card-failed { border: 2px solid var(--failed); box-shadow: 0 0 0 3px var(--failed-bg); }
+.card-preflight-failed { border: 2px solid #e0a030; }
+.card-head { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; margin-bottom: 8px; }
+.asset-id { margin: 0; font-size: 16px; font-weight: 650; overflow-wrap: anywhere; }
+.card-cost { margin-left: auto; font-variant-numeric: tabular-nums; color: var(--muted); }
+.badge { font-size: 11px; font-weight: 650; text-transform: uppercase; letter-spacing: 0.04em; padding: 2px 8px; border-radius: 999px; }
+.badge-built { color: var(--built); background: var(--built-bg); }
+.badge-cached { color: var(--cached); background: var(--cached-bg); }
+.badge-failed { color: #fff; background: var(--failed); }
+.badge-skipped { color: var(--skipped); background: var(--skipped-bg); }
+.chip { font-size: 12px; padding: 1px 8px; border-radius: 6px; border: 1px solid var(--line); color: var(--muted); }
+.prompt {
+  margin: 0 0 10px; color: #333c4b; font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere;
+  display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
+}
+.error { background: var(--failed-bg); border-left: 4px solid var(--failed); border-radius: 6px; padding: 8px 12px; margin: 0 0 10px; }
+.error p { margin: 0 0 4px; }
+.error p:last-child { margin-bottom: 0; }
+.error-code { color: var(--failed); font-weight: 700; }
+.error-message { font-weight: 600; overflow-wrap: anywhere; }
+.error-hint { color: #4b2424; }
+.outputs { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; margin-bottom: 10px; }
+.output { margin: 0; min-width: 0; }
+.thumb {
+  text-decoration: none; display: flex; align-items: center; justify-content: center; height: 170px; border-radius: 6px; overflow: hidden;
+  border: 1px solid var(--line);
+  background-color: #fafbfc;
+  background-image: linear-gradient(45deg, #eef0f3 25%, transparent 25%), linear-gradient(-45deg, #eef0f3 25%, transparent 25%),
+    linear-gradient(45deg, transparent 75%, #eef0f3 75%), linear-gradient(-45deg, transparent 75%, #eef0f3 75%);
+  background-size: 16px 16px; background-position: 0 0, 0 8px, 8px -8px, -8px 0;
+}
+a.thumb:hover { border-color: var(--accent); }
+.thumb img { display: block; max-width: 100%; max-height: 100%; width: auto; height: auto; object-fit: contain; }
+.placeholder {
+  display: flex; flex-direction: column; align-items: center; justify-content: center; gap: 2px;
+  width: 70%; height: 78%; background: #fff; border: 2px dashed #b9c1cc; border-radius: 6px; color: var(--muted);
+  text-decoration: none; text-align: center; padding: 6px;
+}
+.placeholder-label { font-size: 22px; font-weight: 700; letter-spacing: 0.06em; color: #4a5565; }
+.placeholder-detail { font-size: 11px; overflow-wrap: anywhere; }
+.thumb-missing .placeholder { border-color: var(--failed); color: var(--failed); }
+figcaption p { margin: 4px 0 0; }
+.output-title { display: flex; gap: 6px; align-items: baseline; flex-wrap: wrap; }
+.output-title .file { font-size: 12px; overflow-wrap: anywhere; }
+.file-missing { color: var(--failed); }
+.specs { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.preflight { font-size: 12px; font-weight: 600; }
+.preflight::before { content: "● "; }
+.preflight-ok { color: var(--built); }
+.preflight-warn { color: var(--warn); }
+.preflight-failed { color: var(--failed); }
+.preflight-none { color: var(--muted); font-weight: 400; }
+.preflight-none::before { content: ""; }
+.checks { margin: 2px 0 0; padding-left: 18px; font-size: 12px; }
+.check-error { color: var(--failed); }
+.check-warning { color: var(--warn); }
+.steps { list-style: none; display: flex; flex-wrap: wrap; gap: 4px; margin: 0; padding: 8px 0 0; border-top: 1px solid var(--line); }
+.step { font-size: 11.5px; padding: 2px 8px; border-radius: 6px; background: var(--cached-bg); color: var(--cached); border-left: 3px solid #aab3bf; }
+.step-name { font-weight: 600; }
+.step-time { font-variant-numeric: tabular-nums; }
+.step-built { background: var(--built-bg); color: var(--built); border-left-color: var(--built); }
+.step-failed { background: var(--failed-bg); color: var(--failed); border-left-color: var(--failed); }
+.step-skipped { background: var(--skipped-bg); color: var(--skipped); border-left-color: #d9a400; }
+.page-foot { padding: 0 24px 24px; font-size: 12px; color: var(--muted); }
+.empty { padding: 24px; color: var(--muted); }
+@media (max-width: 640px) {
+  .page-head, main.grid, .page-foot { padding-left: 12px; padding-right: 12px; }
+  .attention { margin-left: 12px; margin-right: 12px; }
+}
+@media print {
+  body { background: #fff; }
+  .card { break-inside: avoid; box-shadow: none; }
+}
+`;
+
+/** The whole page, self-contained: inline CSS, no scripts, no network. */
+export function renderContactSheet(model: SheetModel): string {
+  const ordered = model.assets
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => attentionRank(x.a) - attentionRank(y.a) || x.i - y.i)
+    .map(({ a }) => a);
+  const page = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'">
+<meta name="generator" content="gpt4k">
+<title>${model.title}</title>
+<link rel="icon" href="data:,">
+<style>${new SafeHtml(CSS)}</style>
+</head>
+<body>
+<header class="page-head">
+  <h1>${model.title}</h1>
+  ${renderSummary(model)}
+</header>
+${renderAttention(model)}
+<main class="grid">
+${ordered.length > 0 ? ordered.map(renderAsset) : html`<p class="empty">No assets in this build.</p>`}
+</main>
+<footer class="page-foot">Made by gpt4k from the build report${model.jsonReportHref ? html` (<a href="${model.jsonReportHref}">pipeline_report.json</a>)` : null}. Thumbnails are previews; click one to open the deliverable.</footer>
+</body>
+</html>
+`;
+  return page.value;
+}
