@@ -128,3 +128,10 @@ export interface ResolvedAsset {
 }
 
 export const BUILTIN_PROFILES = ['srgb', 'cmyk'] as const;
+
+/** A target's profile by name: declared under `profiles:`, or a built-in. */
+export function profileRefFor(manifest: Pick<ResolvedManifest, 'profiles'>, name: string): ProfileRef | undefined {
+  const declared = manifest.profiles.get(name);
+  if (declared) return declared;
+  return name === 'srgb' || name === 'cmyk' ? { kind: 'builtin', name } : undefined;
+}

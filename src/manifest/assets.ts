@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { hasProvider, providerNames } from '../providers/registry.js';
+import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
+import type { GenerateParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
+import type { Diagnostics } from './context.js';
+import { DEFAULTS, NO_UPSCALE } from './defaults.js';
+import { isFile, isInside } from './paths.js';
+import type { DataPath, Located, SourceFile } from './positions.js';
+import type { RawAsset, RawGenerate, RawUpscale } from './raw.js';
+import { quote } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+/** An asset as declared, in the manifest or in an include file, with where it was declared. */
+export interface AssetEntry {
+  id: string;
+  raw: RawAsset;
+  source: SourceFile;
+  /** Path of the asset's object inside `source`. */
+  path: DataPath;
+  /** Where the id is written: the key in the manifest, the `id` value in an include. */
+  idAt: Located;
+  /** Defaults from the include entry ({ file, style, targets }). */
+  inherited?: { style?: string; targets?: string[] };
+}
+
+export interface AssetScope {
+  root: string;
+  styles: Map<string, ResolvedStyle>;
+  targetIds: string[];
+  /** defaults.targets; undefined means every target. */
+  defaultTargets: string[] | undefined;
+  generate: GenerateParams;
+  upscale: UpscaleParams;
+  diagnostics: Diagnostics;
+}
+
+/** Keys of `generate:` that GenerateParams holds itself; the rest go to `options`. */
+const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'options']);
+
+export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefined): GenerateParams {
+  if (!over) return base;
+  const merged: GenerateParams = {
+    provider: over.provider ?? base.provider,
+    model: over.model ?? base.model,
+    size: over.size ?? base.size,
+    quality: over.quality ?? base.quality,
+    options: { ...base.options, ...over.options },
+  };
+  const seed = over.seed ?? base.seed;
+  if (seed !== undefined) merged.seed = seed;
+  for (const [key, value] of Object.entries(over)) {
+    if (!CORE_GENERATE_KEYS.has(key) && value !== undefined) merged.options[key] = value;
+  }
+  return merged;
+}
+
+/** Merges upscale settings; binary and models paths become absolute (they may lie outside root). */
+export function mergeUpscale(base: UpscaleParams, over: RawUpscale | undefined, root: string): UpscaleParams {
+  if (!over) return base;
+  const merged: UpscaleParams = { ...base };
+  for (const [key, value] of Object.entries(over) as Array<[keyof RawUpscale, unknown]>) {
+    if (value === undefined) continue;
+    (merged as unknown as Record<string, unknown>)[key] = key === 'binary' || key === 'models' ? path.resolve(root, String(value)) : value;
+  }
+  return merged;
+}
+
+export const baseGenerate = (): GenerateParams => ({ ...DEFAULTS.generate, options: {} });
+export const baseUpscale = (): UpscaleParams => ({ ...DEFAULTS.upscale });
+
+/** Reports an unknown provider or engine named in `generate:` / `upscale:` at `path`. */
+export function checkBackends(g: RawGenerate | undefined, u: RawUpscale | undefined, source: SourceFile, at: DataPath, diagnostics: Diagnostics): void {
+  if (g?.provider !== undefined && !hasProvider(g.provider)) {
+    diagnostics.error(
+      'E_UNKNOWN_PROVIDER',
+      `unknown provider ${quote(g.provider)}`,
+      source.valueAt([...at, 'generate', 'provider']),
+      didYouMean(g.provider, providerNames()),
+    );
+  }
+  for (const field of ['engine', 'fallback'] as const) {
+    const engine = u?.[field];
+    if (engine === undefined || engine === NO_UPSCALE || hasUpscaler(engine)) continue;
+    diagnostics.error(
+      'E_UNKNOWN_ENGINE',
+      `unknown upscale engine ${quote(engine)}${field === 'fallback' ? ' in fallback' : ''}`,
+      source.valueAt([...at, 'upscale', field]),
+      didYouMean(engine, [...upscalerNames(), NO_UPSCALE]),
+    );
+  }
+}
+
+export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsset {
+  const { raw, source } = entry;
+  const { diagnostics } = scope;
+  const valueAt = (...rest: Array<string | number>): Located => source.valueAt([...entry.path, ...rest]);
+
+  checkBackends(raw.generate, raw.upscale, source, entry.path, diagnostics);
+
+  const styleId = raw.style ?? entry.inherited?.style;
+  const style = styleId === undefined ? undefined : scope.styles.get(styleId);
+  // An include's style is checked once, where the include names it.
+  if (raw.style !== undefined && !style) checkStyleName(raw.style, scope.styles, valueAt('style'), diagnostics);
+
+  let sourceFile: string | undefined;
+  if (raw.source !== undefined) sourceFile = resolveSourceImage(raw.source, scope.root, valueAt('source'), diagnostics);
+
+  const ownPrompt = (raw.prompt ?? '').trim();
+  if (ownPrompt === '' && sourceFile === undefined && raw.source === undefined) {
+    diagnostics.error(
+      'E_MISSING_PROMPT',
+      raw.prompt === undefined ? `asset ${quote(entry.id)} has neither a prompt nor a source` : `asset ${quote(entry.id)} has an empty prompt`,
+      raw.prompt === undefined ? entry.idAt : valueAt('prompt'),
+      'add prompt: "..." (what to generate), or source: path/to/image',
+    );
+  }
+  if (raw.source !== undefined && raw.prompt !== undefined) {
+    diagnostics.warn('W_PROMPT_IGNORED', `asset ${quote(entry.id)} has a source, so its prompt is not used`, valueAt('prompt'));
+  }
+
+  const targets = raw.targets ?? entry.inherited?.targets ?? scope.defaultTargets ?? scope.targetIds;
+  if (raw.targets) checkTargetNames(raw.targets, scope.targetIds, source, [...entry.path, 'targets'], diagnostics);
+
+  const prefix = style?.prefix.trim() ?? '';
+  const asset: ResolvedAsset = {
+    id: entry.id,
+    // A source asset is never generated: no prompt, so no style prefix either.
+    prompt: raw.source !== undefined ? ownPrompt : [prefix, ownPrompt].filter((s) => s !== '').join(' '),
+    ownPrompt,
+    generate: mergeGenerate(scope.generate, raw.generate),
+    upscale: mergeUpscale(scope.upscale, raw.upscale, scope.root),
+    targets: [...targets],
+    at: entry.idAt.at,
+  };
+  if (styleId !== undefined && style) asset.style = styleId;
+  if (sourceFile !== undefined) asset.source = sourceFile;
+  return asset;
+}
+
+/** A source image must exist and lie inside the project (its bytes end up in out/). */
+function resolveSourceImage(value: string, root: string, at: Located, diagnostics: Diagnostics): string | undefined {
+  const file = path.resolve(root, value);
+  if (!isInside(root, file)) {
+    diagnostics.error('E_PATH_ESCAPE', `source ${quote(value)} is outside the project directory`, at, `keep source images under ${root}`);
+    return undefined;
+  }
+  if (!isFile(file)) {
+    diagnostics.error('E_MISSING_FILE', `source image ${quote(value)} does not exist`, at, `looked for ${file}`);
+    return undefined;
+  }
+  return file;
+}
+
+export function checkStyleName(name: string, styles: Map<string, ResolvedStyle>, at: Located, diagnostics: Diagnostics): void {
+  if (styles.has(name)) return;
+  diagnostics.error('E_UNKNOWN_STYLE', `unknown style ${quote(name)}`, at, didYouMean(name, styles.keys()) ?? (styles.size === 0 ? 'declare it under styles:' : undefined));
+}
+
+export function checkTargetNames(names: string[], known: string[], source: SourceFile, at: DataPath, diagnostics: Diagnostics): void {
+  names.forEach((name, i) => {
+    if (known.includes(name)) return;
+    diagnostics.error(
+      'E_UNKNOWN_TARGET',
+      `unknown target ${quote(name)}`,
+      source.valueAt([...at, i]),
+      didYouMean(name, known) ?? (known.length === 0 ? 'declare it under targets:' : undefined),
+    );
+  });
+}

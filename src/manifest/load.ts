@@ -1,0 +1,232 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Diagnostic } from '../util/errors.js';
+import { fail, ok, type Result } from '../util/result.js';
+import { BUILTIN_PROFILES, type Limits, type ProfileRef, type ResolvedManifest, type ResolvedStyle } from './types.js';
+import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
+import { Diagnostics, sortDiagnostics } from './context.js';
+import { DEFAULTS, defaultProcessLimit } from './defaults.js';
+import { isFile, isInside, staysInsideOnDisk } from './paths.js';
+import { parseSource, type Located, type SourceFile } from './positions.js';
+import type { RawBatchEntry, RawInclude, RawManifest } from './raw.js';
+import { quote, validateSchema } from './schema.js';
+import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
+import { resolveTargets } from './targets.js';
+
+/** Include files gpt4k reads: the batch format as JSON, or the same list written in YAML. */
+const INCLUDE_EXTENSIONS = ['.json', '.yaml', '.yml'];
+/** gpt4k's own state lives here; deliverables must not land in it. */
+const STATE_DIR = '.gpt4k';
+
+/**
+ * Loads assets.pipeline.yaml: parse with positions, validate against the schema, apply
+ * defaults, expand includes, resolve paths and references. Either a fully resolved manifest or
+ * every error found, sorted by file, line and column. Stages that need a schema-valid file run
+ * only once the file is valid, so an unknown field is reported before the checks that follow it.
+ */
+export async function loadManifest(file: string, options: { cwd?: string } = {}): Promise<Result<ResolvedManifest, Diagnostic[]>> {
+  const manifestFile = path.resolve(options.cwd ?? process.cwd(), file);
+  const root = path.dirname(manifestFile);
+  const diagnostics = new Diagnostics();
+  const inputFiles = [manifestFile];
+  const done = (): Diagnostic[] => sortDiagnostics(diagnostics.errors, inputFiles);
+
+  const source = await readSource(manifestFile, undefined, 'manifest', diagnostics);
+  if (!source) return fail(done());
+  const raw = source.data as RawManifest;
+
+  const outputDir = resolveOutput(raw.output, root, source, diagnostics);
+  const profiles = resolveProfiles(raw.profiles ?? {}, root, source, diagnostics);
+  const targets = resolveTargets(raw.targets ?? {}, profiles, source, diagnostics);
+  const targetIds = [...targets.keys()];
+  const styles = resolveStyles(raw.styles ?? {}, source);
+
+  const defaults = raw.defaults ?? {};
+  checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics);
+  if (defaults.targets) checkTargetNames(defaults.targets, targetIds, source, ['defaults', 'targets'], diagnostics);
+
+  const entries = manifestEntries(raw, source);
+  for (const [index, include] of (raw.include ?? []).entries()) {
+    const included = await includeEntries(include, index, root, source, { targetIds, styles }, diagnostics);
+    if (!included) continue;
+    inputFiles.push(included.file);
+    entries.push(...included.entries);
+  }
+  checkDuplicateIds(entries, diagnostics);
+
+  const scope = {
+    root,
+    styles,
+    targetIds,
+    defaultTargets: defaults.targets,
+    generate: mergeGenerate(baseGenerate(), defaults.generate),
+    upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
+    diagnostics,
+  };
+  const assets = entries.map((entry) => resolveAsset(entry, scope));
+  checkStyleLinks(styles, assets.map((a) => a.id), source, diagnostics);
+  checkStyleCycles(assets, styles, source, diagnostics);
+  if (targets.size === 0 && assets.length > 0) {
+    diagnostics.warn('W_NO_TARGETS', 'the manifest declares no targets, so nothing will be delivered', source.valueAt([]));
+  }
+
+  if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
+  return ok({
+    file: manifestFile,
+    root,
+    version: 1,
+    outputDir,
+    limits: resolveLimits(raw.limits),
+    styles,
+    profiles,
+    targets,
+    assets,
+    inputFiles,
+    pricing: raw.pricing ?? {},
+    warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
+  });
+}
+
+/** Reads, parses and schema-checks one file; undefined (with diagnostics) when it cannot be used. */
+async function readSource(
+  file: string,
+  missingAt: Located | undefined,
+  kind: 'manifest' | 'batch',
+  diagnostics: Diagnostics,
+): Promise<SourceFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const what = kind === 'manifest' ? 'manifest' : 'include file';
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+    diagnostics.error('E_MISSING_FILE', `${what} ${quote(file)} ${reason}`, missingAt);
+    return undefined;
+  }
+  const parsed = parseSource(file, text);
+  diagnostics.errors.push(...parsed.errors);
+  diagnostics.warnings.push(...parsed.warnings);
+  if (!parsed.source) return undefined;
+  const schemaErrors = validateSchema(kind, parsed.source);
+  diagnostics.errors.push(...schemaErrors);
+  return schemaErrors.length > 0 ? undefined : parsed.source;
+}
+
+/** output must stay inside the project, and be neither the project root nor gpt4k's state dir. */
+function resolveOutput(value: string | undefined, root: string, source: SourceFile, diagnostics: Diagnostics): string | undefined {
+  const given = value ?? DEFAULTS.output;
+  const outputDir = path.resolve(root, given);
+  const at = value === undefined ? undefined : source.valueAt(['output']);
+  if (!isInside(root, outputDir) || !staysInsideOnDisk(root, outputDir)) {
+    diagnostics.error('E_PATH_ESCAPE', `output ${quote(given)} is outside the project directory`, at, `use a folder inside ${root}, such as "out"`);
+    return undefined;
+  }
+  if (outputDir === root || isInside(path.join(root, STATE_DIR), outputDir)) {
+    diagnostics.error('E_BAD_OUTPUT', `output ${quote(given)} would mix deliverables with the project's own files`, at, 'use a folder of its own, such as "out"');
+    return undefined;
+  }
+  return outputDir;
+}
+
+/**
+ * Profile files may live outside the project (they are only read, e.g. a shared ICC folder).
+ * Built-in profiles are always in the map, so a target can name "cmyk" without declaring it;
+ * a declared name shadows a built-in one.
+ */
+function resolveProfiles(raw: Record<string, string>, root: string, source: SourceFile, diagnostics: Diagnostics): Map<string, ProfileRef> {
+  const profiles = new Map<string, ProfileRef>();
+  for (const name of BUILTIN_PROFILES) profiles.set(name, { kind: 'builtin', name });
+  for (const [name, value] of Object.entries(raw)) {
+    const builtin = BUILTIN_PROFILES.find((b) => b === value);
+    if (builtin) {
+      profiles.set(name, { kind: 'builtin', name: builtin });
+      continue;
+    }
+    const at = source.valueAt(['profiles', name]);
+    const file = path.resolve(root, value);
+    if (!isFile(file)) {
+      diagnostics.error('E_MISSING_FILE', `profile file ${quote(value)} does not exist`, at, `looked for ${file}; or use a built-in profile: ${BUILTIN_PROFILES.join(', ')}`);
+    }
+    profiles.set(name, { kind: 'file', path: file, at: at.at });
+  }
+  return profiles;
+}
+
+function resolveLimits(raw: RawManifest['limits']): Limits {
+  const limits: Limits = {
+    generate: raw?.generate ?? DEFAULTS.limits.generate,
+    process: raw?.process ?? defaultProcessLimit(),
+    gpu: raw?.gpu ?? DEFAULTS.limits.gpu,
+  };
+  if (raw?.imagesPerMinute !== undefined) limits.imagesPerMinute = raw.imagesPerMinute;
+  if (raw?.maxCostUsd !== undefined) limits.maxCostUsd = raw.maxCostUsd;
+  return limits;
+}
+
+function manifestEntries(raw: RawManifest, source: SourceFile): AssetEntry[] {
+  return Object.entries(raw.assets ?? {}).map(([id, asset]) => ({
+    id,
+    raw: asset,
+    source,
+    path: ['assets', id],
+    idAt: source.keyAt(['assets', id]),
+  }));
+}
+
+/** Reads one `include:` entry: a path, or { file, style, targets } giving defaults to its assets. */
+async function includeEntries(
+  include: string | RawInclude,
+  index: number,
+  root: string,
+  manifest: SourceFile,
+  known: { targetIds: string[]; styles: Map<string, ResolvedStyle> },
+  diagnostics: Diagnostics,
+): Promise<{ file: string; entries: AssetEntry[] } | undefined> {
+  const spec: RawInclude = typeof include === 'string' ? { file: include } : include;
+  const fileAt = manifest.valueAt(typeof include === 'string' ? ['include', index] : ['include', index, 'file']);
+  if (spec.targets) checkTargetNames(spec.targets, known.targetIds, manifest, ['include', index, 'targets'], diagnostics);
+  if (spec.style !== undefined) checkStyleName(spec.style, known.styles, manifest.valueAt(['include', index, 'style']), diagnostics);
+
+  const file = path.resolve(root, spec.file);
+  if (!isInside(root, file)) {
+    diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory`, fileAt, `keep include files under ${root}`);
+    return undefined;
+  }
+  if (!INCLUDE_EXTENSIONS.includes(path.extname(file).toLowerCase())) {
+    diagnostics.error('E_INCLUDE_FORMAT', `include ${quote(spec.file)} is not a .json, .yaml or .yml file`, fileAt);
+    return undefined;
+  }
+  if (!isFile(file)) {
+    diagnostics.error('E_MISSING_FILE', `include file ${quote(spec.file)} does not exist`, fileAt, `looked for ${file}`);
+    return undefined;
+  }
+  const source = await readSource(file, fileAt, 'batch', diagnostics);
+  if (!source) return { file, entries: [] };
+
+  const inherited: NonNullable<AssetEntry['inherited']> = {};
+  if (spec.style !== undefined) inherited.style = spec.style;
+  if (spec.targets !== undefined) inherited.targets = spec.targets;
+  const entries = (source.data as RawBatchEntry[]).map(({ id, ...asset }, i): AssetEntry => ({
+    id,
+    raw: asset,
+    source,
+    path: [i],
+    idAt: source.valueAt([i, 'id']),
+    inherited,
+  }));
+  return { file, entries };
+}
+
+/** Ids become folder names, so they must be unique across the manifest and all includes. */
+function checkDuplicateIds(entries: AssetEntry[], diagnostics: Diagnostics): void {
+  const first = new Map<string, Located>();
+  for (const entry of entries) {
+    const earlier = first.get(entry.id);
+    if (!earlier) {
+      first.set(entry.id, entry.idAt);
+      continue;
+    }
+    const { file, line, col } = earlier.at;
+    diagnostics.error('E_DUPLICATE_ID', `duplicate asset id ${quote(entry.id)} (first defined at ${file}:${line}:${col})`, entry.idAt, 'rename one of them');
+  }
+}

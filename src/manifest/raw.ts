@@ -1,0 +1,103 @@
+/**
+ * The manifest as the schema has checked it, before defaults, includes and references are
+ * resolved. Only code that runs after `validateSchema` may treat parsed data as these types.
+ */
+
+export interface RawGenerate {
+  provider?: string;
+  model?: string;
+  size?: string;
+  quality?: string;
+  seed?: number;
+  background?: string;
+  output_format?: string;
+  moderation?: string;
+  output_compression?: number;
+  options?: Record<string, unknown>;
+}
+
+export interface RawUpscale {
+  engine?: string;
+  scale?: 1 | 2 | 4;
+  model?: string;
+  sharpen?: boolean;
+  tile?: 'auto' | number;
+  binary?: string;
+  models?: string;
+  fallback?: string;
+}
+
+export interface RawColor {
+  profile?: string;
+  intent?: 'perceptual' | 'relative' | 'saturation' | 'absolute';
+  bpc?: boolean;
+}
+
+export interface RawPrintTarget {
+  paper: 'A0' | 'A1' | 'A2' | 'A3' | 'A4' | 'A5' | 'custom';
+  width_mm?: number;
+  height_mm?: number;
+  orientation?: 'portrait' | 'landscape';
+  dpi?: number;
+  bleed_mm?: number;
+  color?: RawColor;
+  format?: 'tiff' | 'pdf' | 'png' | 'jpeg';
+  fit?: 'cover' | 'contain' | 'fill';
+  quality?: number;
+  preflight?: 'error' | 'warn' | 'off';
+  minDpi?: number;
+  inkLimit?: number;
+}
+
+export interface RawScreenTarget {
+  width: number;
+  height: number;
+  fit?: 'cover' | 'contain' | 'fill';
+  format?: 'png' | 'jpeg';
+  quality?: number;
+  color?: RawColor;
+}
+
+export type RawTarget = RawPrintTarget | RawScreenTarget;
+
+export interface RawStyle {
+  prefix?: string;
+  reference?: string;
+  whiteBalance?: string;
+}
+
+export interface RawAsset {
+  prompt?: string;
+  style?: string;
+  source?: string;
+  generate?: RawGenerate;
+  upscale?: RawUpscale;
+  targets?: string[];
+}
+
+export interface RawBatchEntry extends Omit<RawAsset, 'source'> {
+  id: string;
+}
+
+export interface RawInclude {
+  file: string;
+  style?: string;
+  targets?: string[];
+}
+
+export interface RawManifest {
+  version: 1;
+  output?: string;
+  defaults?: { generate?: RawGenerate; upscale?: RawUpscale; targets?: string[] };
+  limits?: { generate?: number; process?: number; gpu?: number; imagesPerMinute?: number; maxCostUsd?: number };
+  styles?: Record<string, RawStyle>;
+  profiles?: Record<string, string>;
+  pricing?: Record<string, unknown>;
+  targets?: Record<string, RawTarget>;
+  assets?: Record<string, RawAsset>;
+  include?: Array<string | RawInclude>;
+}
+
+export function isPrintTarget(target: RawTarget): target is RawPrintTarget {
+  return 'paper' in target;
+}

@@ -1,0 +1,116 @@
+import { BUILTIN_PROFILES, type ColorSpec, type OutputFormat, type ProfileRef, type ResolvedTarget } from './types.js';
+import type { Diagnostics } from './context.js';
+import { DEFAULTS } from './defaults.js';
+import { printSize } from './paper.js';
+import type { SourceFile } from './positions.js';
+import { isPrintTarget, type RawColor, type RawPrintTarget, type RawScreenTarget, type RawTarget } from './raw.js';
+import { quote } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+export function resolveTargets(
+  raw: Record<string, RawTarget>,
+  profiles: Map<string, ProfileRef>,
+  source: SourceFile,
+  diagnostics: Diagnostics,
+): Map<string, ResolvedTarget> {
+  const targets = new Map<string, ResolvedTarget>();
+  for (const [id, target] of Object.entries(raw)) {
+    const path = ['targets', id];
+    const resolved = isPrintTarget(target)
+      ? resolvePrint(id, target, source, diagnostics)
+      : resolveScreen(id, target);
+    resolved.color = resolveColor(target.color, resolved.format, [...path, 'color'], profiles, source, diagnostics);
+    resolved.at = source.keyAt(path).at;
+    targets.set(id, resolved);
+  }
+  return targets;
+}
+
+function resolvePrint(id: string, t: RawPrintTarget, source: SourceFile, diagnostics: Diagnostics): ResolvedTarget {
+  const path = ['targets', id];
+  if (t.paper === 'custom') {
+    for (const field of ['width_mm', 'height_mm'] as const) {
+      if (t[field] === undefined) {
+        diagnostics.error('E_MISSING_FIELD', `target ${quote(id)} has paper "custom" but no ${field}`, source.valueAt(path), `add ${field} (millimetres)`);
+      }
+    }
+  } else {
+    for (const field of ['width_mm', 'height_mm'] as const) {
+      if (t[field] !== undefined) {
+        diagnostics.error(
+          'E_CONFLICT',
+          `target ${quote(id)}: ${field} ${t[field]} only applies to paper "custom", not ${quote(t.paper)}`,
+          source.keyAt([...path, field]),
+          'remove it, or set paper: custom',
+        );
+      }
+    }
+  }
+  const dpi = t.dpi ?? DEFAULTS.print.dpi;
+  const bleedMm = t.bleed_mm ?? DEFAULTS.print.bleed_mm;
+  const size = printSize({ paper: t.paper, widthMm: t.width_mm ?? 1, heightMm: t.height_mm ?? 1, orientation: t.orientation, dpi, bleedMm });
+  const format = t.format ?? DEFAULTS.print.format;
+  const target: ResolvedTarget = {
+    id,
+    width: size.width,
+    height: size.height,
+    trimWidth: size.trimWidth,
+    trimHeight: size.trimHeight,
+    dpi,
+    bleedMm,
+    paper: t.paper,
+    orientation: size.orientation,
+    widthMm: size.widthMm,
+    heightMm: size.heightMm,
+    fit: t.fit ?? DEFAULTS.fit,
+    format,
+    color: placeholderColor,
+    preflight: t.preflight ?? DEFAULTS.print.preflight,
+  };
+  if (format === 'jpeg') target.quality = t.quality ?? DEFAULTS.jpegQuality;
+  if (t.minDpi !== undefined) target.minDpi = t.minDpi;
+  if (t.inkLimit !== undefined) target.inkLimit = t.inkLimit;
+  return target;
+}
+
+function resolveScreen(id: string, t: RawScreenTarget): ResolvedTarget {
+  const format = t.format ?? DEFAULTS.screen.format;
+  const target: ResolvedTarget = {
+    id,
+    width: t.width,
+    height: t.height,
+    trimWidth: t.width,
+    trimHeight: t.height,
+    bleedMm: 0,
+    fit: t.fit ?? DEFAULTS.fit,
+    format,
+    color: placeholderColor,
+    // Preflight checks are print checks (ink limit, effective dpi).
+    preflight: 'off',
+  };
+  if (format === 'jpeg') target.quality = t.quality ?? DEFAULTS.jpegQuality;
+  return target;
+}
+
+const placeholderColor: ColorSpec = { profile: 'srgb', intent: 'perceptual', bpc: false };
+
+function resolveColor(
+  color: RawColor | undefined,
+  format: OutputFormat,
+  path: string[],
+  profiles: Map<string, ProfileRef>,
+  source: SourceFile,
+  diagnostics: Diagnostics,
+): ColorSpec {
+  const profile = color?.profile ?? (format === 'tiff' || format === 'pdf' ? 'cmyk' : 'srgb');
+  if (!profiles.has(profile)) {
+    diagnostics.error(
+      'E_UNKNOWN_PROFILE',
+      `unknown profile ${quote(profile)} in "${path.join('.')}.profile"`,
+      source.valueAt([...path, 'profile']),
+      didYouMean(profile, [...profiles.keys()]) ?? `declare it under profiles:, or use a built-in (${BUILTIN_PROFILES.join(', ')})`,
+    );
+  }
+  const intent = color?.intent ?? DEFAULTS.intent;
+  return { profile, intent, bpc: color?.bpc ?? intent === 'relative' };
+}
