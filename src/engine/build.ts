@@ -181,6 +181,25 @@ async function runBuild(
     process: new Pool('process', limits.process),
     gpu: new Pool('gpu', limits.gpu),
   };
+  // Admission bounds how many assets hold full-size pixels at once, so memory stays flat as
+  // the batch grows: an asset is admitted when its first render needs pixels and leaves when
+  // its last render is done.
+  const admission = new Pool('admission', limits.process);
+  const admitted = new Map<string, Promise<void>>();
+  const admit = (asset: string): Promise<void> => {
+    let entry = admitted.get(asset);
+    if (!entry) {
+      entry = admission.acquire(signal);
+      admitted.set(asset, entry);
+    }
+    return entry;
+  };
+  const dismiss = (asset: string) => {
+    const entry = admitted.get(asset);
+    if (!entry) return;
+    admitted.delete(asset);
+    entry.then(() => admission.release(), () => undefined);
+  };
   const rate = limits.imagesPerMinute ? new RateLimiter(limits.imagesPerMinute, Math.min(limits.generate, limits.imagesPerMinute)) : undefined;
   const haltedProviders = new Map<string, GptError>();
   const outcomes = new Map<string, NodeOutcome>();
@@ -218,6 +237,7 @@ async function runBuild(
       pendingConsumers.set(input, left);
       if (left <= 0) {
         pixelMemo.delete(input);
+        if (graph.nodes.get(input)?.kind === 'normalize') dismiss(graph.nodes.get(input)?.asset as string);
         const inputNode = graph.nodes.get(input);
         const inputOutcome = outcomes.get(input);
         // A lazily computed node is finished when its last consumer is.
@@ -345,8 +365,11 @@ async function runBuild(
         return finish(node, { ...base, status: 'skipped', skipReason: `${failedNode.kind} failed`, ms: Date.now() - t0 });
       }
       const error = toGptError(err);
-      if (signal.aborted && error.code !== 'E_FAIL_FAST') return finish(node, { ...base, status: 'skipped', skipReason: 'cancelled', ms: Date.now() - t0 });
-      return finish(node, { ...base, status: 'failed', error, ms: Date.now() - t0 });
+      // Requests a provider sent before giving up still count (and may still be billed).
+      const requests = node.kind === 'generate' ? ((err as { requests?: number }).requests ?? 0) : 0;
+      const retries = node.kind === 'generate' ? ((err as { retries?: number }).retries ?? 0) : 0;
+      if (signal.aborted && error.code !== 'E_FAIL_FAST') return finish(node, { ...base, status: 'skipped', skipReason: 'cancelled', ms: Date.now() - t0, requests, retries });
+      return finish(node, { ...base, status: 'failed', error, ms: Date.now() - t0, requests, retries });
     }
   };
 
@@ -418,7 +441,9 @@ async function runBuild(
       }, signal);
       const object = await store.putBytes(await encodePng(result.image));
       const ms = Date.now() - t0;
-      await store.putAction({
+      // A fallback result is not what the key promises: keep it out of the cache, so the real
+      // engine runs once it is available (e.g. after Vulkan is installed).
+      if (!result.meta.fallback) await store.putAction({
         version: 1, key: decision.key, nodeId: node.id, kind: node.kind, output: { hash: object.hash, size: object.size, ext: 'png' },
         fingerprint: decision.fingerprint, meta: result.meta, ms, createdAt: new Date().toISOString(),
       });
@@ -428,6 +453,7 @@ async function runBuild(
     }
     // render
     const target = manifest.targets.get(node.target as string)!;
+    await admit(node.asset);
     const input = await pixelsOf(node.inputs[0] as string);
     const rendered = await pools.process.run(async () => {
       emit({ type: 'node-start', node: ref, reasons });

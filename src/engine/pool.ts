@@ -23,7 +23,7 @@ export class Pool {
     }
   }
 
-  private acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     if (this.active < this.size) {
       this.active++;
@@ -45,7 +45,7 @@ export class Pool {
     });
   }
 
-  private release(): void {
+  release(): void {
     this.active--;
     this.waiting.shift()?.();
   }

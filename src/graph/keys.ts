@@ -103,7 +103,7 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         size: params.size,
         quality: params.quality,
         seed: params.seed ?? null,
-        options: params.options,
+        options: Object.fromEntries(Object.entries(params.options).filter(([name]) => !provider.transportOptions?.includes(name))),
         prompt: asset.prompt,
         reference: referenceIndex >= 0 ? { asset: graph.nodes.get(node.referenceInput as string)?.asset, image: inputHashes[referenceIndex] } : null,
         tool: provider.fingerprint(params),

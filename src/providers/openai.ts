@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import { AUTO_FROM_TARGETS, chooseSizeForAspect, OPENAI_REQUEST_OPTIONS, validateOpenAiParams } from './openai-models.js';
+import { OPENAI_TRANSPORT_OPTIONS } from './openai-models.js';
 import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing.js';
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
@@ -28,6 +29,7 @@ const DEFAULT_KEY_ENV = 'OPENAI_API_KEY';
 export const openaiProvider: ImageProvider = {
   name: 'openai',
   remote: true,
+  transportOptions: OPENAI_TRANSPORT_OPTIONS,
 
   fingerprint(params: GenerateParams): Record<string, string> {
     return { provider: 'openai', api: 'images', model: params.model };

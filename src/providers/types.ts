@@ -41,10 +41,20 @@ export interface ImageProvider {
   readonly name: string;
   /** Remote or paid: counted in summary.providerCalls and refused by --frozen. */
   readonly remote: boolean;
+  /**
+   * Options that change how a request travels (key variable, base URL, timeouts, retries) but
+   * not the image: left out of cache keys, so tuning them never forces a paid regeneration.
+   */
+  readonly transportOptions?: readonly string[];
   /** What identifies the backend's behaviour for cache keys (e.g. its algorithm version). */
   fingerprint(params: GenerateParams): Record<string, string>;
   /** Manifest-time checks of the parameters; positions come from `at`. */
   validate?(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[];
+  /**
+   * For `size: auto-from-targets`: the size this model makes whose aspect (width / height)
+   * best matches, largest non-experimental first. Without it, the graph picks a size itself.
+   */
+  sizeForAspect?(params: GenerateParams, aspect: number): string;
   /** Estimated USD for one image with these parameters. */
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;

@@ -2,6 +2,9 @@ import sharp from 'sharp';
 import type { RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
 
+// Every image in a build is new to libvips: its operation cache only holds memory.
+sharp.cache(false);
+
 /**
  * Decodes an image file or buffer to sRGB pixels. Embedded profiles are honoured (the
  * conversion to sRGB goes through them); untagged input is taken as sRGB. EXIF orientation
