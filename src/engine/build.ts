@@ -258,12 +258,22 @@ async function runBuild(
       return Promise.reject(new UpstreamFailed(id));
     }
     let promise: Promise<RawImage>;
-    if (node.kind === 'source') {
-      promise = decodeImage(graph.assets.get(node.asset)?.source as string, `source image of "${node.asset}"`);
-    } else if (!outcome.lazy) {
-      promise = decodeStored(outcome.outputHash, `cached image of ${id}`);
-    } else {
+    if (outcome.lazy) {
       promise = computeLazy(node, outcome);
+    } else {
+      const decoding =
+        node.kind === 'source'
+          ? decodeImage(graph.assets.get(node.asset)?.source as string, `source image ${projectPath(manifest, graph.assets.get(node.asset)?.source as string)} of "${node.asset}"`)
+          : decodeStored(outcome.outputHash, `cached image of ${id}`);
+      // An unreadable image is that node's failure, reported once, not its consumer's.
+      promise = decoding.catch((err: unknown) => {
+        if (outcome.status !== 'failed') {
+          const error = toGptError(err);
+          Object.assign(outcome, { status: 'failed', error });
+          emit({ type: 'node-failed', node: refOf(node), error });
+        }
+        throw new UpstreamFailed(id);
+      });
     }
     pixelMemo.set(id, promise);
     // A rejected memo must not be handed out again as if it were pixels.
@@ -274,8 +284,17 @@ async function runBuild(
   /** Runs a cheap intermediate (lanczos upscale, normalize) the first time a consumer needs it. */
   const computeLazy = async (node: GraphNode, outcome: NodeOutcome): Promise<RawImage> => {
     const asset = graph.assets.get(node.asset)!;
-    if (outcome.passThrough) return pixelsOf(node.inputs[0] as string);
-    const inputs = await Promise.all(node.inputs.map((input) => pixelsOf(input)));
+    let inputs: RawImage[];
+    try {
+      if (outcome.passThrough) return await pixelsOf(node.inputs[0] as string);
+      inputs = await Promise.all(node.inputs.map((input) => pixelsOf(input)));
+    } catch (err) {
+      if (err instanceof UpstreamFailed) {
+        const failed = graph.nodes.get(err.nodeId) as GraphNode;
+        Object.assign(outcome, { status: 'skipped', skipReason: failed.asset === node.asset ? `${failed.kind} failed` : `asset "${failed.asset}" did not build` });
+      }
+      throw err;
+    }
     const t0 = Date.now();
     emit({ type: 'node-start', node: refOf(node), reasons: outcome.reasons ?? [] });
     try {
@@ -358,7 +377,7 @@ async function runBuild(
     const reasons = reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built'));
     try {
       const outcome = await runPersisted(node, decision, reasons);
-      return finish(node, outcome);
+      return finish(node, { ...outcome, decision });
     } catch (err) {
       if (err instanceof UpstreamFailed) {
         const failedNode = graph.nodes.get(err.nodeId) as GraphNode;

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PipelineReport } from '../../src/report/types.js';
+import { CLI } from './paths.js';
+
+/** A temp project: files written from a map of relative path -> content. */
+export async function makeProject(files: Record<string, string | Buffer>, prefix = 'gpt4k-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
+  return dir;
+}
+
+export async function removeProject(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for the CLI under test: no inherited CI/TTY quirks, no real OpenAI settings. */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NO_COLOR: '1' };
+  delete env.OPENAI_API_KEY;
+  delete env.OPENAI_BASE_URL;
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** Starts the real CLI (bin/gpt4k.js, built dist/) in a project folder. */
+export function startCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): { child: ChildProcess; done: Promise<CliRun>; output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done, output: () => stdout + stderr };
+}
+
+export async function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): Promise<CliRun> {
+  return startCli(args, options).done;
+}
+
+export async function readReport(dir: string, output = 'out'): Promise<PipelineReport> {
+  return JSON.parse(await readFile(path.join(dir, output, 'pipeline_report.json'), 'utf8')) as PipelineReport;
+}
+
+/** The status of one step of one asset in a report. */
+export function stepStatus(report: PipelineReport, asset: string, kind: string, target?: string): string | undefined {
+  return report.assets.find((a) => a.id === asset)?.steps.find((s) => s.kind === kind && (target === undefined || s.target === target))?.status;
+}
+
+/** Asset ids whose status is `built`. */
+export function builtAssets(report: PipelineReport): string[] {
+  return report.assets.filter((a) => a.status === 'built').map((a) => a.id).sort();
+}
+
+/** Polls until `predicate` holds or the deadline passes. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
