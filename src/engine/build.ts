@@ -120,6 +120,16 @@ async function checkPolicy(graph: BuildGraph, plan: Plan, options: BuildOptions)
   }
 }
 
+/** A provider call not sent because an earlier one in this build halted the provider. */
+class ProviderHalted extends Error {
+  constructor(
+    readonly provider: string,
+    readonly halt: GptError,
+  ) {
+    super(`not sent: ${provider} stopped earlier in this build (${halt.code}: ${halt.message})`);
+  }
+}
+
 /** A failure upstream, already reported on the node that failed. */
 class UpstreamFailed extends Error {
   constructor(readonly nodeId: string) {
@@ -379,6 +389,7 @@ async function runBuild(
       const outcome = await runPersisted(node, decision, reasons);
       return finish(node, { ...outcome, decision });
     } catch (err) {
+      if (err instanceof ProviderHalted) return finish(node, { ...base, status: 'skipped', skipReason: err.message, ms: Date.now() - t0 });
       if (err instanceof UpstreamFailed) {
         const failedNode = graph.nodes.get(err.nodeId) as GraphNode;
         return finish(node, { ...base, status: 'skipped', skipReason: `${failedNode.kind} failed`, ms: Date.now() - t0 });
@@ -410,9 +421,10 @@ async function runBuild(
       const result = await pools.generate.run(async () => {
         // Halted while queued: do not send.
         const haltedNow = haltedProviders.get(params.provider);
-        if (haltedNow) throw haltedNow;
+        if (haltedNow) throw new ProviderHalted(params.provider, haltedNow);
         emit({ type: 'node-start', node: ref, reasons });
-        return runGenerate(asset, params, reference, {
+        try {
+          return await runGenerate(asset, params, reference, {
           signal,
           pricing: manifest.pricing,
           ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
@@ -421,7 +433,14 @@ async function runBuild(
             emit({ type: 'retry', node: ref, ...info });
           },
         });
+        } catch (err) {
+          // Halt before this slot is released, so no queued request goes out after a 401.
+          const error = toGptError(err);
+          if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
+          throw err;
+        }
       }, signal).catch((err: unknown) => {
+          if (err instanceof ProviderHalted) throw err;
         const error = toGptError(err);
         if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
         throw error;
