@@ -11,6 +11,8 @@ import { build as runBuild, graphOf, openProjectCache, selectionOf, type BuildOp
 import { planBuild, type Plan } from './graph/plan.js';
 
 export { loadManifest };
+export { lintPrompts } from './prompt/lint.js';
+export { compilePrompt, type StructuredPrompt } from './prompt/compile.js';
 export type { BuildOptions, BuildResult, Plan };
 export type { ResolvedManifest, ResolvedAsset, ResolvedTarget } from './manifest/types.js';
 export type { PipelineReport } from './report/types.js';
@@ -19,13 +21,18 @@ export type { ImageProvider } from './providers/types.js';
 export type { Upscaler } from './upscalers/types.js';
 export { registerProvider } from './providers/registry.js';
 export { GptError, formatDiagnostic, type Diagnostic } from './util/errors.js';
+export { watch, type WatchOptions, type WatchEvent, type WatchHandle } from './engine/watch.js';
+export { gc, cacheStats } from './engine/cache-lifecycle.js';
+export type { CacheStats, GcOptions, GcResult } from './cache/gc.js';
+export { pickCandidate, listCandidates, type CandidateListing } from './engine/variants.js';
+export type { LockFile, LockEntry } from './cache/lockfile.js';
 
 /** What a build would run and why, with the estimated cost; changes nothing. */
 export async function plan(manifest: ResolvedManifest, options: Pick<BuildOptions, 'assets' | 'regenerate'> = {}): Promise<Plan> {
   const graph = graphOf(manifest);
   const cache = await openProjectCache(manifest);
   const selected = selectionOf(graph, options.assets);
-  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []) }, selected);
+  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) }, selected);
   await cache.files.save().catch(() => undefined);
   return result;
 }

@@ -215,8 +215,8 @@ describe('bad manifests', () => {
 
   it('include of an unsupported format', async () => {
     await expectOneError(
-      { [MANIFEST]: 'version: 1\ninclude:\n  - { file: skus.csv }\n', 'skus.csv': 'id,prompt\n' },
-      { code: 'E_INCLUDE_FORMAT', line: 3, col: 13, names: '"skus.csv"' },
+      { [MANIFEST]: 'version: 1\ninclude:\n  - { file: skus.xlsx }\n', 'skus.xlsx': 'id,prompt\n' },
+      { code: 'E_INCLUDE_FORMAT', line: 3, col: 13, names: '"skus.xlsx"' },
     );
   });
 

@@ -28,26 +28,32 @@ export class FileHashes {
     const hashes = new FileHashes(file, root);
     try {
       const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, FileEntry>;
-      for (const [rel, entry] of Object.entries(data)) hashes.entries.set(rel, entry);
+      for (const [rel, entry] of Object.entries(data)) if (!path.isAbsolute(rel)) hashes.entries.set(rel, entry);
     } catch {
       // No cache yet, or unreadable: start empty.
     }
     return hashes;
   }
 
-  private keyFor(absPath: string): string {
+  /**
+   * Always a relative path, `../` included for files beside the project (a shared ICC folder),
+   * so no absolute path of this machine lands in the cache. A file on another drive, which no
+   * relative path reaches, is hashed every time instead of remembered.
+   */
+  private keyFor(absPath: string): string | undefined {
     const rel = path.relative(this.root, absPath);
-    return rel.startsWith('..') || path.isAbsolute(rel) ? absPath : rel.split(path.sep).join('/');
+    return path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
   }
 
   async hash(absPath: string): Promise<string> {
     const info = await stat(absPath);
     const key = this.keyFor(absPath);
-    const known = this.entries.get(key);
+    const known = key === undefined ? undefined : this.entries.get(key);
     if (known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino) {
       return known.hash;
     }
     const hash = await hashFile(absPath);
+    if (key === undefined) return hash;
     this.entries.set(key, { size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, hash });
     this.dirty = true;
     return hash;

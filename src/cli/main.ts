@@ -1,16 +1,24 @@
 import path from 'node:path';
-import { rm } from 'node:fs/promises';
-import { Command, CommanderError, Option } from 'commander';
+import { rm, stat } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadManifest } from '../manifest/load.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { build, graphOf, openProjectCache, selectionOf } from '../engine/build.js';
-import { planBuild } from '../graph/plan.js';
-import { ExitCode, GptError, formatDiagnostic, manifestError, toGptError } from '../util/errors.js';
-import { JsonReporter } from './reporters/json.js';
+import { planBuild, type Plan } from '../graph/plan.js';
+import { formatUsd } from './format.js';
+import type { Diagnostic } from '../util/errors.js';
+import { ExitCode, GptError, INTERNAL_HINT, formatDiagnostic, manifestError, toGptError } from '../util/errors.js';
+import { JsonReporter, stackOf } from './reporters/json.js';
 import { PlainReporter } from './reporters/plain.js';
+import { TtyReporter } from './reporters/tty.js';
 import type { Reporter, ReporterOptions } from './reporters/types.js';
 import { formatGraph } from './graph-format.js';
 import { formatPlan } from './plan-format.js';
+import { registerCacheCommands } from './commands/cache.js';
+import type { CommandContext } from './commands/context.js';
+import { registerPickCommand } from './commands/pick.js';
+import { registerPreflightCommand } from './commands/preflight.js';
+import { registerWatchCommand } from './commands/watch.js';
 
 export const DEFAULT_MANIFEST = 'assets.pipeline.yaml';
 
@@ -19,6 +27,8 @@ interface GlobalOptions {
   json?: boolean;
   verbose?: boolean;
   quiet?: boolean;
+  /** A `modes:` entry to build in (draft, ...). */
+  mode?: string;
 }
 
 interface Io {
@@ -31,15 +41,38 @@ interface Io {
 
 async function loadOrThrow(options: GlobalOptions, io: Io): Promise<ResolvedManifest> {
   const file = path.resolve(io.cwd, options.manifest ?? DEFAULT_MANIFEST);
-  const result = await loadManifest(file, { cwd: io.cwd });
+  await checkManifestExists(file, options, io);
+  const result = await loadManifest(file, { cwd: io.cwd, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
   if (!result.ok) throw manifestError(result.error);
   if (!options.quiet && !options.json) for (const warning of result.value.warnings) io.err.write(`${formatDiagnostic({ ...warning, severity: 'warning' })}\n`);
   return result.value;
 }
 
+function parseUsd(value: string): number {
+  const usd = Number(value);
+  if (value.trim() === '' || !Number.isFinite(usd) || usd < 0) throw new InvalidArgumentError(`expected an amount in USD such as 5 or 12.50, got "${value}"`);
+  return usd;
+}
+
+/** E_NO_MANIFEST before anything else: the most common first error, with the two ways out. */
+async function checkManifestExists(file: string, options: GlobalOptions, io: Io): Promise<void> {
+  const found = await stat(file).then((info) => info.isFile(), () => false);
+  if (found) return;
+  const shown = path.relative(io.cwd, file) || file;
+  if (options.manifest) {
+    throw new GptError('E_NO_MANIFEST', `manifest ${shown} does not exist`, { hint: 'check the --manifest path (it is relative to the current folder)', exitCode: ExitCode.usage });
+  }
+  throw new GptError('E_NO_MANIFEST', `no ${DEFAULT_MANIFEST} in ${io.cwd}`, {
+    hint: `run \`gpt4k init\` to create one, or point at yours with --manifest FILE`,
+    exitCode: ExitCode.usage,
+  });
+}
+
 export function makeReporter(options: GlobalOptions, io: Io): Reporter {
   const reporterOptions: ReporterOptions = { verbose: !!options.verbose, quiet: !!options.quiet, out: io.out, err: io.err };
   if (options.json) return new JsonReporter(reporterOptions);
+  // A live view only for a person at a terminal; CI logs and pipes get one line per step.
+  if (io.isTTY && !io.env.CI && io.env.TERM !== 'dumb') return new TtyReporter(reporterOptions);
   return new PlainReporter(reporterOptions);
 }
 
@@ -53,8 +86,9 @@ export function printError(err: unknown, io: Io, verbose: boolean): ExitCode {
     io.err.write(`error ${error.code}: ${error.message}\n`);
     if (error.hint) io.err.write(`  hint: ${error.hint}\n`);
   }
-  if (verbose && error.code === 'E_INTERNAL' && err instanceof Error && err.stack) io.err.write(`${err.stack}\n`);
-  else if (error.code === 'E_INTERNAL') io.err.write('  this is a bug in gpt4k; run again with --verbose for the stack trace\n');
+  const stack = error.code === 'E_INTERNAL' ? stackOf(error) : undefined;
+  if (verbose && stack) io.err.write(`${stack}\n`);
+  else if (error.code === 'E_INTERNAL' && !error.hint) io.err.write(`  hint: ${INTERNAL_HINT}\n`);
   return error.exitCode;
 }
 
@@ -65,8 +99,9 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
     .option('--json', 'machine-readable output (JSON lines for build, JSON for plan/graph)')
     .option('-v, --verbose', 'say more, including stack traces of internal errors')
     .option('-q, --quiet', 'only errors and the final summary')
-    .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .option('--mode <name>', 'build in a mode declared under modes: (e.g. draft); its deliverables go to <output>/_<name>/')
+    // Usage errors are printed by main() as one line with a hint, like every other error.
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s), outputError: () => undefined })
     .exitOverride();
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
@@ -77,12 +112,14 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
     .argument('[assets...]', 'build only these assets (and what they depend on)')
     .option('--frozen', 'CI mode: never call a paid or remote provider; exit 3 if one would be needed')
     .option('--regenerate <ids...>', 'generate these assets again (a new image) even if cached')
-    .option('--max-cost <usd>', 'refuse to start if the estimate exceeds this many USD', parseFloat)
+    .option('--max-cost <usd>', 'refuse to start if the estimate exceeds this many USD', parseUsd)
     .option('--fail-fast', 'stop at the first failed asset')
     .option('--explain', 'print why each step runs before building')
-    .action(async (assets: string[], opts: { frozen?: boolean; regenerate?: string[]; maxCost?: number; failFast?: boolean; explain?: boolean }, cmd: Command) => {
+    .option('--strict', 'prompt lint warnings are errors (exit 2)')
+    .action(async (assets: string[], opts: { frozen?: boolean; regenerate?: string[]; maxCost?: number; failFast?: boolean; explain?: boolean; strict?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const manifest = await loadOrThrow(g, io);
+      await lintOrThrow(manifest, g, !!opts.strict, io);
       const reporter = makeReporter(g, io);
       const abort = new AbortController();
       let interrupts = 0;
@@ -97,7 +134,7 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
       try {
         if (opts.explain) {
           const plan = await planFor(manifest, assets, opts.regenerate);
-          io.out.write(`${formatPlan(plan, { verbose: !!g.verbose, onlyRuns: true })}\n`);
+          io.out.write(g.json ? `${JSON.stringify({ type: 'plan', ...plan })}\n` : `${formatPlan(plan, { verbose: !!g.verbose, onlyRuns: true })}\n\n`);
         }
         const result = await build(manifest, {
           assets,
@@ -108,9 +145,9 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
           signal: abort.signal,
           onEvent: (event) => reporter.onEvent(event),
         });
-        reporter.close();
         setExit(result.exitCode);
       } finally {
+        reporter.close();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
       }
@@ -125,7 +162,13 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
       const g = globals(cmd);
       const manifest = await loadOrThrow(g, io);
       const plan = await planFor(manifest, assets, opts.regenerate);
-      io.out.write(g.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan, { verbose: !!g.verbose, onlyRuns: false, manifest })}\n`);
+      const modes = await modeCosts(manifest, g, io, assets);
+      if (g.json) {
+        io.out.write(`${JSON.stringify(modes.length > 0 ? { ...plan, modes } : plan, null, 2)}\n`);
+        return;
+      }
+      const extra = [g.verbose ? formatPrompts(manifest, plan) : '', modes.length > 0 ? formatModeCosts(modes) : ''].filter((s) => s !== '');
+      io.out.write(`${[formatPlan(plan, { verbose: !!g.verbose, onlyRuns: false, manifest }), ...extra].join('\n\n')}\n`);
     });
 
   program
@@ -140,13 +183,15 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
 
   program
     .command('validate')
-    .description('check the manifest (schema, references, files) and print any problems with their positions')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .description('check the manifest (schema, references, files) and the prompts (lint), and print any problems with their positions')
+    .option('--strict', 'prompt lint warnings are errors (exit 2)')
+    .action(async (opts: { strict?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const manifest = await loadOrThrow(g, io);
       graphOf(manifest);
-      const message = `${path.relative(io.cwd, manifest.file) || manifest.file}: ok (${manifest.assets.length} assets, ${manifest.targets.size} targets)`;
-      io.out.write(g.json ? `${JSON.stringify({ ok: true, assets: manifest.assets.map((a) => a.id), warnings: manifest.warnings })}\n` : `${message}\n`);
+      const lints = await lintOrThrow(manifest, g, !!opts.strict, io);
+      const message = `${path.relative(io.cwd, manifest.file) || manifest.file}: ok (${manifest.assets.length} assets, ${manifest.targets.size} targets${lints.length > 0 ? `, ${lints.length} prompt warning${lints.length === 1 ? '' : 's'}` : ''})`;
+      io.out.write(g.json ? `${JSON.stringify({ ok: true, assets: manifest.assets.map((a) => a.id), warnings: [...manifest.warnings, ...lints] })}\n` : `${message}\n`);
     });
 
   program
@@ -177,16 +222,91 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
       for (const file of result.skipped) io.out.write(`kept    ${file} (exists; --force to overwrite)\n`);
     });
 
+  const context: CommandContext = {
+    io,
+    globals,
+    manifestFile: (cmd) => path.resolve(io.cwd, globals(cmd).manifest ?? DEFAULT_MANIFEST),
+    load: (cmd) => loadOrThrow(globals(cmd), io),
+    reporter: (cmd) => makeReporter(globals(cmd), io),
+    setExit,
+  };
+  registerWatchCommand(program, context);
+  registerCacheCommands(program, context);
+  registerPickCommand(program, context);
+  registerPreflightCommand(program, context);
+
   return program;
+}
+
+/** Prompt lint (src/prompt/lint.ts): printed as warnings, or with --strict an invalid manifest (exit 2). */
+async function lintOrThrow(manifest: ResolvedManifest, options: GlobalOptions, strict: boolean, io: Io): Promise<Diagnostic[]> {
+  const { lintPrompts } = await import('../prompt/lint.js');
+  const lints = await lintPrompts(manifest);
+  if (strict && lints.length > 0) throw manifestError(lints.map((d) => ({ ...d, severity: 'error' as const })));
+  if (!options.quiet && !options.json) for (const d of lints) io.err.write(`${formatDiagnostic(d)}\n`);
+  return lints;
+}
+
+interface ModeCost {
+  /** "default" is the manifest as written (no --mode). */
+  mode: string;
+  current: boolean;
+  images: number;
+  estimatedCostUsd: number;
+  output: string;
+}
+
+/** What each of the manifest's modes would cost now (with this cache), for `gpt4k plan`. */
+async function modeCosts(manifest: ResolvedManifest, options: GlobalOptions, io: Io, assets: string[]): Promise<ModeCost[]> {
+  if (!manifest.modes || manifest.modes.length === 0) return [];
+  const costs: ModeCost[] = [];
+  for (const mode of [undefined, ...manifest.modes]) {
+    const loaded = mode === manifest.mode ? manifest : await loadOrThrow({ ...options, quiet: true, ...(mode === undefined ? { mode: undefined } : { mode }) }, io);
+    const plan = await planFor(loaded, assets, undefined);
+    costs.push({
+      mode: mode ?? 'default',
+      current: mode === manifest.mode,
+      images: plan.summary.generate,
+      estimatedCostUsd: plan.summary.estimatedCostUsd,
+      output: path.relative(manifest.root, loaded.outputDir).split(path.sep).join('/'),
+    });
+  }
+  return costs;
+}
+
+function formatModeCosts(costs: ModeCost[]): string {
+  const cells = costs.map((c) => `${c.mode}${c.current ? ' (this plan)' : ''} ${c.images} image${c.images === 1 ? '' : 's'} ~${formatUsd(c.estimatedCostUsd)} -> ${c.output}/`);
+  return `modes: ${cells.join('; ')}\n  (gpt4k plan --mode NAME for the steps of one)`;
+}
+
+/** `plan --verbose`: the final text each generation sends, style prefix and compiled structure included. */
+function formatPrompts(manifest: ResolvedManifest, plan: Plan): string {
+  const running = new Set(plan.nodes.filter((n) => n.kind === 'generate').map((n) => n.asset));
+  const lines = manifest.assets.filter((a) => running.has(a.id)).map((a) => `  ${a.id}: ${JSON.stringify(a.prompt)}`);
+  return lines.length > 0 ? `prompts (as sent):\n${lines.join('\n')}` : '';
 }
 
 async function planFor(manifest: ResolvedManifest, assets: string[], regenerate: string[] | undefined) {
   const graph = graphOf(manifest);
   const cache = await openProjectCache(manifest);
   const selected = selectionOf(graph, assets);
-  const plan = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(regenerate ?? []) }, selected);
+  const plan = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) }, selected);
   await cache.files.save().catch(() => undefined);
   return plan;
+}
+
+/** A bad flag or command: `error E_USAGE: ...` on one line, and where the usage is. */
+function printUsageError(err: CommanderError, program: Command, argv: string[], io: Io): ExitCode {
+  const message = err.message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\(Did you mean/, '(did you mean');
+  const command = program.commands.find((c) => argv.includes(c.name()));
+  io.err.write(`error E_USAGE: ${message}\n  hint: see \`gpt4k ${command ? `${command.name()} ` : ''}--help\` for the usage\n`);
+  return ExitCode.usage;
 }
 
 /** Runs the CLI; resolves to the exit code (DESIGN.md: 0 ok, 1 asset failed, 2 usage/manifest, 3 policy). */
@@ -202,7 +322,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return ExitCode.usage;
+      return printUsageError(err, program, argv, io);
     }
     return printError(err, io, verbose);
   }

@@ -4,6 +4,8 @@ import { FileHashes } from '../cache/file-hashes.js';
 import { acquireBuildLock } from '../cache/lock.js';
 import { loadState, saveState, type BuildState } from '../cache/state.js';
 import { LocalStore } from '../cache/store.js';
+import { readLockFile, type LockFile } from '../cache/lockfile.js';
+import { candidateImagesOf, checkLock, generateCall, lockAfterBuild, type CandidateImages } from './variants.js';
 import { copyFileAtomic } from '../util/atomic.js';
 import { buildGraph, selectAssets, type BuildGraph, type GraphNode } from '../graph/graph.js';
 import { resolvedGenerateParams } from '../graph/keys.js';
@@ -25,6 +27,7 @@ import type { PipelineReport, ReportOutput, StepStatus } from '../report/types.j
 import { decodeImage, encodePng, imageExtension } from '../steps/decode.js';
 import { runGenerate } from '../steps/generate.js';
 import { runNormalize } from '../steps/normalize.js';
+import { cleanupBackground } from '../steps/cleanup.js';
 import { runRender } from '../steps/render.js';
 import { runUpscale } from '../steps/upscale.js';
 import { ExitCode, GptError, manifestError, toGptError } from '../util/errors.js';
@@ -50,6 +53,12 @@ export interface BuildOptions {
   lockTimeoutMs?: number;
   /** Skip writing out/report.html (the JSON report is always written). */
   contactSheet?: boolean;
+  /**
+   * Asked before a generate node sends anything: a reason to skip it (the node is reported
+   * skipped with it), or undefined to go on. Watch uses it not to resend a generation that
+   * failed with the same key earlier in the session.
+   */
+  skipGenerate?: (asset: string, key: string) => string | undefined;
 }
 
 export interface BuildResult {
@@ -65,13 +74,19 @@ export interface ProjectCache {
   files: FileHashes;
   state: BuildState;
   stateFile: string;
+  /** assets.lock.json, when the project has one. */
+  lock: LockFile | undefined;
 }
 
 export async function openProjectCache(manifest: ResolvedManifest): Promise<ProjectCache> {
   const cacheDir = path.join(manifest.root, '.gpt4k');
   const stateFile = path.join(cacheDir, 'state.json');
-  const [files, state] = await Promise.all([FileHashes.load(path.join(cacheDir, 'files.json'), manifest.root), loadState(stateFile)]);
-  return { cacheDir, store: new LocalStore(cacheDir), files, state, stateFile };
+  const [files, state, lock] = await Promise.all([
+    FileHashes.load(path.join(cacheDir, 'files.json'), manifest.root),
+    loadState(stateFile),
+    readLockFile(manifest.root),
+  ]);
+  return { cacheDir, store: new LocalStore(cacheDir), files, state, stateFile, lock };
 }
 
 export function graphOf(manifest: ResolvedManifest): BuildGraph {
@@ -86,12 +101,17 @@ export function selectionOf(graph: BuildGraph, assets: string[] | undefined): Se
     if (!graph.assets.has(id)) {
       const close = closest(id, graph.assets.keys());
       throw new GptError('E_UNKNOWN_ASSET', `no asset named "${id}" in ${path.basename(graph.manifest.file)}`, {
-        hint: close ? `did you mean "${close}"?` : 'run `gpt4k validate` to list the assets',
+        hint: close ? `did you mean "${close}"?` : `the assets are: ${knownAssets(graph)}`,
         exitCode: ExitCode.usage,
       });
     }
   }
   return selectAssets(graph, assets);
+}
+
+function knownAssets(graph: BuildGraph): string {
+  const ids = [...graph.assets.keys()];
+  return ids.length > 10 ? `${ids.slice(0, 10).join(', ')} and ${ids.length - 10} more` : ids.join(', ');
 }
 
 /** Refusals that come before any work: --frozen and the budget (exit 3). */
@@ -168,15 +188,20 @@ async function runBuild(
   const manifest = graph.manifest;
   const { store, files, state } = cache;
   await store.ensureDirs();
-  const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []) };
+  const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) };
   for (const id of env.forced) selectionOf(graph, [id]);
   const plan = await planBuild(graph, env, selected);
   await checkPolicy(graph, plan, options);
+  if (options.frozen) checkLock(plan, cache.lock);
   emit({
     type: 'build-start',
     assets: new Set(plan.nodes.map((n) => n.asset)).size,
     nodesToRun: plan.summary.run,
     estimatedCostUsd: plan.summary.estimatedCostUsd,
+    runsByAsset: plan.nodes.reduce<Record<string, number>>((acc, n) => {
+      if (n.action === 'run' && !n.passThrough) acc[n.asset] = (acc[n.asset] ?? 0) + 1;
+      return acc;
+    }, {}),
   });
 
   const abort = new AbortController();
@@ -212,6 +237,8 @@ async function runBuild(
   };
   const rate = limits.imagesPerMinute ? new RateLimiter(limits.imagesPerMinute, Math.min(limits.generate, limits.imagesPerMinute)) : undefined;
   const haltedProviders = new Map<string, GptError>();
+  /** Generate nodes that ran: every candidate's image, for the lock file. */
+  const madeCandidates = new Map<string, CandidateImages>();
   const outcomes = new Map<string, NodeOutcome>();
   const settled = new Map<string, Promise<NodeOutcome>>();
   const pixelMemo = new Map<string, Promise<RawImage>>();
@@ -319,7 +346,10 @@ async function runBuild(
         image = result.image;
       } else {
         const reference = node.whiteBalanceInput ? inputs[node.inputs.indexOf(node.whiteBalanceInput)] : undefined;
-        image = await pools.process.run(() => runNormalize(inputs[0] as RawImage, reference), signal);
+        image = await pools.process.run(async () => {
+          const balanced = await runNormalize(inputs[0] as RawImage, reference);
+          return asset.normalize ? cleanupBackground(balanced, asset.normalize) : balanced;
+        }, signal);
       }
       outcome.status = 'built';
       outcome.ms = Date.now() - t0;
@@ -387,7 +417,8 @@ async function runBuild(
     const reasons = reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built'));
     try {
       const outcome = await runPersisted(node, decision, reasons);
-      return finish(node, { ...outcome, decision });
+      // The fingerprint is what the next plan diffs against to say why a node runs again.
+      return finish(node, { decision, ...outcome });
     } catch (err) {
       if (err instanceof ProviderHalted) return finish(node, { ...base, status: 'skipped', skipReason: err.message, ms: Date.now() - t0 });
       if (err instanceof UpstreamFailed) {
@@ -413,61 +444,82 @@ async function runBuild(
       const provider = await getProvider(params.provider);
       const halted = haltedProviders.get(params.provider);
       if (halted) return { key: decision.key, status: 'skipped', skipReason: `not sent: ${params.provider} stopped earlier in this build (${halted.code}: ${halted.message})`, ms: 0 };
+      const skip = options.skipGenerate?.(asset.id, decision.key);
+      if (skip) return { key: decision.key, status: 'skipped', skipReason: skip, ms: 0 };
       if (options.frozen && provider.remote) {
         throw new GptError('E_FROZEN', `--frozen: "${asset.id}" would need a ${params.provider} call`, { exitCode: ExitCode.policy });
       }
       const reference = node.referenceInput ? await encodedImageOf(node.referenceInput) : undefined;
+      const variants = decision.variants ?? { candidates: [{ index: 1, key: decision.key }], pick: 1, missing: [1] };
       let retries = 0;
-      const result = await pools.generate.run(async () => {
-        // Halted while queued: do not send.
-        const haltedNow = haltedProviders.get(params.provider);
-        if (haltedNow) throw new ProviderHalted(params.provider, haltedNow);
-        emit({ type: 'node-start', node: ref, reasons });
-        try {
-          return await runGenerate(asset, params, reference, {
-          signal,
-          pricing: manifest.pricing,
-          ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
-          onRetry: (info) => {
-            retries++;
-            emit({ type: 'retry', node: ref, ...info });
-          },
-        });
-        } catch (err) {
-          // Halt before this slot is released, so no queued request goes out after a 401.
+      let started = false;
+      /** One provider call for one candidate (variants: one each). */
+      const makeCandidate = async (index: number) => {
+        const call = await generateCall(params, decision, variants, index);
+        const result = await pools.generate.run(async () => {
+          // Halted while queued: do not send.
+          const haltedNow = haltedProviders.get(params.provider);
+          if (haltedNow) throw new ProviderHalted(params.provider, haltedNow);
+          if (!started) emit({ type: 'node-start', node: ref, reasons });
+          started = true;
+          try {
+            return await runGenerate(asset, call.params, reference, {
+              signal,
+              pricing: manifest.pricing,
+              ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
+              onRetry: (info) => {
+                retries++;
+                emit({ type: 'retry', node: ref, ...info });
+              },
+            });
+          } catch (err) {
+            // Halt before this slot is released, so no queued request goes out after a 401.
+            const error = toGptError(err);
+            if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
+            throw err;
+          }
+        }, signal).catch((err: unknown) => {
+          if (err instanceof ProviderHalted) throw err;
           const error = toGptError(err);
           if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
-          throw err;
-        }
-      }, signal).catch((err: unknown) => {
-          if (err instanceof ProviderHalted) throw err;
-        const error = toGptError(err);
-        if (error.haltsProvider && !haltedProviders.has(params.provider)) haltedProviders.set(params.provider, error);
-        throw error;
-      });
-      // Commit the paid image before anything downstream runs: a crash from here costs no second call.
-      const ext = imageExtension(result.image);
-      const object = await store.putBytes(result.image);
-      const ms = Date.now() - t0;
-      const meta = {
-        provider: params.provider,
-        model: params.model,
-        size: params.size,
-        quality: params.quality,
-        ...(result.revisedPrompt ? { revisedPrompt: result.revisedPrompt } : {}),
-        ...(result.usage ? { usage: result.usage } : {}),
-        requests: result.requests,
-        retries: result.retries,
-        ...result.meta,
+          throw error;
+        });
+        // Commit the paid image before anything downstream runs: a crash from here costs no second call.
+        const ext = imageExtension(result.image);
+        const object = await store.putBytes(result.image);
+        const ms = Date.now() - t0;
+        const meta = {
+          provider: params.provider,
+          model: params.model,
+          size: params.size,
+          quality: params.quality,
+          ...(result.revisedPrompt ? { revisedPrompt: result.revisedPrompt } : {}),
+          ...(result.usage ? { usage: result.usage } : {}),
+          requests: result.requests,
+          retries: result.retries,
+          ...result.meta,
+          ...call.meta,
+        };
+        await store.putAction({
+          version: 1, key: call.key, nodeId: node.id, kind: node.kind,
+          output: { hash: object.hash, size: object.size, ext }, fingerprint: call.fingerprint, meta, ms,
+          costUsd: result.costUsd, createdAt: new Date().toISOString(),
+        });
+        return { index, hash: object.hash, meta, costUsd: result.costUsd, requests: provider.remote ? result.requests : 0, retries: result.retries };
       };
-      await store.putAction({
-        version: 1, key: decision.key, nodeId: node.id, kind: node.kind,
-        output: { hash: object.hash, size: object.size, ext }, fingerprint: decision.fingerprint, meta, ms,
-        costUsd: result.costUsd, createdAt: new Date().toISOString(),
-      });
+      const calls = await Promise.allSettled(variants.missing.map((index) => makeCandidate(index)));
+      const made = calls.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+      const failed = calls.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+      if (failed) throw failed.reason;
+      const images: CandidateImages = candidateImagesOf(variants, made);
+      madeCandidates.set(asset.id, images);
+      const picked = made.find((m) => m.index === variants.pick);
+      const pickedRecord = variants.candidates.find((c) => c.index === variants.pick)?.record;
+      const meta = { ...(picked?.meta ?? pickedRecord?.meta ?? {}), ...(images.images.length > 1 ? { candidate: images.pick, candidates: images.images.length } : {}) };
+      const costUsd = made.reduce((sum, m) => sum + m.costUsd, 0);
       return {
-        key: decision.key, status: 'built', outputHash: object.hash, ms, costUsd: result.costUsd, reasons, meta,
-        requests: provider.remote ? result.requests : 0, retries: Math.max(retries, result.retries),
+        key: decision.key, status: 'built', outputHash: images.images[images.pick - 1] as string, ms: Date.now() - t0, costUsd, reasons, meta,
+        requests: made.reduce((sum, m) => sum + m.requests, 0), retries: Math.max(retries, made.reduce((sum, m) => sum + m.retries, 0)),
       };
     }
     if (node.kind === 'upscale') {
@@ -497,6 +549,8 @@ async function runBuild(
       emit({ type: 'node-start', node: ref, reasons });
       return runRender(input, target, manifest);
     }, signal);
+    // Preflight problems of a `preflight: warn` target: delivered, and said.
+    for (const message of rendered.warnings) warn(node, message);
     const object = await store.putBytes(rendered.data);
     const meta: Record<string, unknown> = { ...rendered.info };
     const ms = Date.now() - t0;
@@ -561,6 +615,8 @@ async function runBuild(
     }
   }
   await Promise.all([saveState(cache.stateFile, state), files.save(), rm(tmpRoot, { recursive: true, force: true })]);
+  // --frozen verifies the lock file; every other build brings it up to date.
+  if (!options.frozen) await lockAfterBuild(graph, cache.lock, order, outcomes, madeCandidates, !selected);
 
   const report = assembleReport(graph, order, outcomes, Date.now() - started);
   const { writeJsonReport } = await import('../report/write-report.js');

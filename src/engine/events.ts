@@ -11,7 +11,14 @@ export interface NodeRef {
 }
 
 export type BuildEvent =
-  | { type: 'build-start'; assets: number; nodesToRun: number; estimatedCostUsd: number }
+  | {
+      type: 'build-start';
+      assets: number;
+      nodesToRun: number;
+      estimatedCostUsd: number;
+      /** Steps to run per asset (assets with nothing to run are absent): for progress views. */
+      runsByAsset?: Record<string, number>;
+    }
   | { type: 'lock-wait'; pid: number; startedAt: string }
   | { type: 'node-start'; node: NodeRef; reasons: string[] }
   | { type: 'node-done'; node: NodeRef; status: Extract<StepStatus, 'built' | 'cached'>; ms: number; costUsd?: number; restored?: boolean }

@@ -20,7 +20,10 @@ export interface KeyEnv {
 }
 
 /** Bumped when what a step does changes in a way its parameters do not show. */
-export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 1, render: 1 } as const;
+export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 2, render: 2 } as const;
+
+/** Bumped when the packshot cleanup (src/steps/cleanup.ts) changes what it does. */
+export const CLEANUP_VERSION = 1;
 
 const require = createRequire(import.meta.url);
 let sharpVersions: Record<string, string> | undefined;
@@ -132,6 +135,8 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         kind: 'normalize',
         version: STEP_VERSIONS.normalize,
         whiteBalance: balanceIndex >= 0 ? { asset: graph.nodes.get(node.whiteBalanceInput as string)?.asset, image: inputHashes[balanceIndex] } : null,
+        // Only when on, so turning cleanup on changes no other asset's key.
+        ...(asset.normalize ? { cleanup: { background: asset.normalize.background, threshold: asset.normalize.threshold, version: CLEANUP_VERSION } } : {}),
         input: mainInput,
       };
     }
@@ -176,7 +181,7 @@ export async function isPersisted(graph: BuildGraph, node: GraphNode): Promise<b
 
 /** A node that hands its input through unchanged: its output hash is its input's. */
 export function isPassThrough(graph: BuildGraph, node: GraphNode): boolean {
-  if (node.kind === 'normalize') return !node.whiteBalanceInput;
+  if (node.kind === 'normalize') return !node.whiteBalanceInput && !graph.assets.get(node.asset)?.normalize;
   if (node.kind === 'upscale') {
     const params = graph.assets.get(node.asset)?.upscale;
     return !params || params.engine === 'none' || params.scale === 1;

@@ -7,8 +7,10 @@ import { hashObject } from '../cache/hash.js';
 import { getProvider } from '../providers/registry.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { BuildGraph, GraphNode } from './graph.js';
-import { explainChange } from './explain.js';
+import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } from './explain.js';
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint } from './keys.js';
+import type { LockFile } from '../cache/lockfile.js';
+import { resolveCandidates, type CandidateSet } from './variants.js';
 
 export interface PlanEnv {
   store: Store;
@@ -16,6 +18,10 @@ export interface PlanEnv {
   state: BuildState;
   /** Assets whose generation is forced (--regenerate). */
   forced: Set<string>;
+  /** assets.lock.json: which candidate each asset with variants uses. */
+  lock?: LockFile;
+  /** Filled by planBuild: each node's reasons as planned, reused when the build runs it. */
+  explained?: Map<string, { key?: string; reasons: string[] }>;
 }
 
 /** What is known about a node once its inputs' content hashes are. */
@@ -27,6 +33,8 @@ export interface NodeDecision {
   record?: ActionRecord;
   /** Known for cached persisted nodes and for computed-on-demand ones. */
   outputHash?: string;
+  /** Generate nodes: the candidate images (variants), the picked one and the ones to make. */
+  variants?: CandidateSet;
 }
 
 export async function decideNode(graph: BuildGraph, node: GraphNode, inputHashes: string[], env: PlanEnv): Promise<NodeDecision> {
@@ -41,8 +49,16 @@ export async function decideNode(graph: BuildGraph, node: GraphNode, inputHashes
     else if (isPassThrough(graph, node)) outputHash = inputHashes[0] as string;
     return { key, fingerprint, persisted, outputHash };
   }
-  const forced = node.kind === 'generate' && env.forced.has(node.asset);
-  const record = forced ? undefined : await env.store.getAction(key);
+  if (node.kind === 'generate') {
+    const wanted = graph.assets.get(node.asset)?.variants ?? 1;
+    const variants = await resolveCandidates(env.store, fingerprint, key, { asset: node.asset, wanted, lock: env.lock, forced: env.forced.has(node.asset) });
+    const picked = variants.candidates.find((c) => c.index === variants.pick)?.record;
+    if (variants.missing.length === 0 && picked) return { key, fingerprint, persisted, record: picked, outputHash: picked.output.hash, variants };
+    // Only other candidates are missing: the one downstream uses is known, so its steps need not run.
+    const pickedKnown = picked && !variants.missing.includes(variants.pick);
+    return { key, fingerprint, persisted, variants, ...(pickedKnown ? { outputHash: picked.output.hash } : {}) };
+  }
+  const record = await env.store.getAction(key);
   if (record && (await env.store.hasObject(record.output.hash))) {
     return { key, fingerprint, persisted, record, outputHash: record.output.hash };
   }
@@ -81,7 +97,11 @@ export interface PlannedNode {
   action: PlanAction;
   reasons: string[];
   key?: string;
+  /** The stored output's content hash, when the plan knows it (cached generate, upscale, render). */
+  outputHash?: string;
   estimatedCostUsd: number;
+  /** Hands its input on unchanged (normalize without a white-balance reference): no work. */
+  passThrough?: boolean;
 }
 
 export interface Plan {
@@ -89,17 +109,42 @@ export interface Plan {
   summary: { nodes: number; run: number; cached: number; generate: number; estimatedCostUsd: number };
 }
 
+/**
+ * Why a node runs. During a build, the reasons its plan gave (which know the upstream causes)
+ * when the node's key is the one planned; otherwise a diff against the last build's fingerprint.
+ */
 export function reasonsFor(node: GraphNode, decision: NodeDecision | undefined, env: PlanEnv, upstreamRuns: boolean): string[] {
+  const planned = env.explained?.get(node.id);
+  if (planned && planned.reasons.length > 0 && (planned.key === undefined || planned.key === decision?.key)) return planned.reasons;
+  const reasons = changeReasons(node, decision?.fingerprint, decision?.persisted ?? true, env, {});
+  if (reasons[0] === RECOMPUTED) return [upstreamRuns ? 'upstream changed' : 'recomputed (not stored)'];
+  return reasons;
+}
+
+const RECOMPUTED = 'recomputed (not stored)';
+
+/** The reasons from the node's previous and current fingerprint (current: undefined when unknown). */
+function changeReasons(node: GraphNode, fingerprint: Fingerprint | undefined, persisted: boolean, env: PlanEnv, context: ExplainContext): string[] {
   if (node.kind === 'generate' && env.forced.has(node.asset)) return ['forced (--regenerate)'];
   const previous = env.state.nodes[node.id]?.fingerprint as Fingerprint | undefined;
-  if (!decision) return previous ? ['upstream image will change'] : ['new'];
-  if (!previous) return ['new'];
-  const reasons = explainChange(previous, decision.fingerprint);
-  if (reasons[0] === 'cache entry missing') {
-    if (!decision.persisted) return [upstreamRuns ? 'upstream changed' : 'intermediate recomputed (not stored)'];
-    return ['output missing from the cache'];
+  if (!previous) {
+    const known = Object.keys(env.state.nodes).some((id) => id.startsWith(`${node.asset}/`));
+    if (!known) return ['new asset'];
+    return [node.kind === 'render' ? `new target "${node.target}"` : 'not built before'];
   }
-  return reasons;
+  if (!fingerprint) return [context.upstream?.('input') ? `upstream changed: ${context.upstream('input')}` : 'upstream changed'];
+  const reasons = explainChange(previous, fingerprint, context);
+  if (reasons.length > 0) return reasons;
+  if (!persisted) return [RECOMPUTED];
+  return [node.kind === 'generate' ? 'cache entry missing (.gpt4k was cleaned or collected): the image is generated again' : 'cache entry missing (.gpt4k was cleaned or collected)'];
+}
+
+/** What makes a node's output differ from the last build's, said from a consumer's side. */
+interface Cause {
+  asset: string;
+  text: string;
+  /** Names its own asset (a file path): no prefix needed for other assets. */
+  absolute?: boolean;
 }
 
 /**
@@ -111,6 +156,27 @@ export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<
   const planned = new Map<string, PlannedNode>();
   const lazy = new Set<string>();
   const decisions = new Map<string, NodeDecision>();
+  const causes = new Map<string, Cause>();
+  const contextFor = (node: GraphNode): ExplainContext => ({
+    upstream: (role: InputRole) => {
+      const input = role === 'input' ? node.inputs[0] : role === 'reference' ? node.referenceInput : node.whiteBalanceInput;
+      const cause = input ? causes.get(input) : undefined;
+      if (!cause) return undefined;
+      return cause.asset === node.asset || cause.absolute ? cause.text : `${cause.asset} ${cause.text}`;
+    },
+    profileFile: (name: string) => {
+      const ref = graph.manifest.profiles.get(name);
+      return ref?.kind === 'file' ? projectPath(graph.manifest, ref.path) : undefined;
+    },
+  });
+  /** The fingerprint with not-yet-known inputs as placeholders: enough to name what else changed. */
+  const provisional = async (node: GraphNode, inputHashes: (string | undefined)[]): Promise<Fingerprint | undefined> => {
+    try {
+      return await fingerprintNode(graph, node, inputHashes.map((h) => h ?? PENDING_INPUT), { manifest: graph.manifest, files: env.files });
+    } catch {
+      return undefined;
+    }
+  };
 
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
@@ -122,28 +188,45 @@ export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<
     if (decision?.outputHash) hashes.set(id, decision.outputHash);
     let action: PlanAction = 'run';
     let reasons: string[] = [];
+    const previous = env.state.nodes[id];
     if (decision && (decision.record || !decision.persisted)) {
       action = 'cached';
       if (!decision.persisted && node.kind !== 'source' && node.kind !== 'prompt') lazy.add(id);
       if (node.kind === 'source') {
-        const previous = env.state.nodes[id]?.fingerprint as Fingerprint | undefined;
-        reasons = previous && previous.hash !== decision.fingerprint.hash ? ['source file changed'] : [];
+        const fingerprint = previous?.fingerprint as Fingerprint | undefined;
+        reasons = fingerprint && fingerprint.hash !== decision.fingerprint.hash ? explainChange(fingerprint, decision.fingerprint) : [];
+        if (reasons[0]) causes.set(id, { asset: node.asset, text: reasons[0], absolute: true });
+      } else if (previous && previous.key !== decision.key) {
+        const fingerprint = previous.fingerprint as Fingerprint;
+        // A cheap intermediate whose only change is its input passes the upstream cause on.
+        const own = lazy.has(id) ? explainChange(fingerprint, { ...decision.fingerprint, input: fingerprint.input }) : ['changed'];
+        const inherited = own.length === 0 ? causes.get(node.inputs[0] as string) : undefined;
+        causes.set(id, inherited ?? { asset: node.asset, text: lazy.has(id) ? `${node.kind} runs` : `${node.kind} result changed (found in the cache)` });
       }
       if (node.kind === 'render' && decision.record) {
         const file = deliverablePath(graph.manifest, node.asset, node.target as string);
         if (!(await deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state))) {
-          reasons = ['deliverable missing or edited: restored from the cache'];
+          const exists = await stat(file).then(() => true, () => false);
+          reasons = [`${projectPath(graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
         }
       }
     } else {
-      reasons = reasonsFor(node, decision, env, !known);
+      const fingerprint = decision?.fingerprint ?? (await provisional(node, inputHashes));
+      reasons = changeReasons(node, fingerprint, decision?.persisted ?? true, env, contextFor(node));
+      const variants = decision?.variants;
+      if (variants && reasons[0]?.startsWith('cache entry missing') && variants.missing.length < variants.candidates.length) {
+        reasons = [`variants: ${variants.missing.length} more candidate(s) to generate (${variants.missing.map((i) => `#${i}`).join(', ')}); candidate ${variants.pick} stays picked`];
+      }
+      const onlyUpstream = reasons.every((r) => r.startsWith('upstream changed'));
+      causes.set(id, (onlyUpstream ? causes.get(node.inputs[0] as string) : undefined) ?? { asset: node.asset, text: `${node.kind} runs` });
     }
     let estimatedCostUsd = 0;
     if (node.kind === 'generate' && action === 'run') {
       const asset = graph.assets.get(node.asset);
       if (asset) {
         const params = await resolvedGenerateParams(asset, graph.manifest);
-        estimatedCostUsd = (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
+        const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
+        estimatedCostUsd = calls * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
       }
     }
     planned.set(id, {
@@ -154,23 +237,46 @@ export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<
       action,
       reasons,
       ...(decision ? { key: decision.key } : {}),
+      ...(decision?.record ? { outputHash: decision.record.output.hash } : {}),
       estimatedCostUsd,
+      ...(isPassThrough(graph, node) ? { passThrough: true } : {}),
     });
   }
 
   // Cheap intermediates run only when something downstream that runs needs their pixels.
+  const neededBy = new Map<string, string[]>();
+  const runningConsumers = (id: string): string[] =>
+    (graph.dependents.get(id) ?? []).flatMap((d) => {
+      const consumer = planned.get(d);
+      const consumerNode = graph.nodes.get(d) as GraphNode;
+      if (!consumer) return [];
+      if (isPassThrough(graph, consumerNode)) return runningConsumers(d);
+      if (consumer.action !== 'run') return [];
+      return neededBy.get(d) ?? [d];
+    });
   for (const id of [...graph.order].reverse()) {
     const node = planned.get(id);
     if (!node || !lazy.has(id)) continue;
-    const consumers = (graph.dependents.get(id) ?? []).map((d) => planned.get(d)).filter((d): d is PlannedNode => !!d);
-    const running = consumers.filter((c) => c.action === 'run');
-    if (running.length > 0) {
-      node.action = 'run';
-      const changed = reasonsFor(graph.nodes.get(id) as GraphNode, decisions.get(id), env, false);
-      node.reasons = changed[0] === 'intermediate recomputed (not stored)' ? [`not stored; recomputed for ${running.map((c) => c.id).join(', ')}`] : changed;
+    const running = [...new Set(runningConsumers(id))];
+    if (running.length === 0) continue;
+    const graphNode = graph.nodes.get(id) as GraphNode;
+    const decision = decisions.get(id);
+    node.action = 'run';
+    const changed = changeReasons(graphNode, decision?.fingerprint, false, env, contextFor(graphNode));
+    if (changed[0] === RECOMPUTED) {
+      neededBy.set(id, running);
+      const names = running.map((c) => {
+        const consumer = graph.nodes.get(c) as GraphNode;
+        const name = consumer.target ? `render:${consumer.target}` : consumer.kind;
+        return consumer.asset === node.asset ? name : `${consumer.asset} ${name}`;
+      });
+      node.reasons = [`not stored: recomputed for ${names.join(', ')}`];
+    } else {
+      node.reasons = changed;
     }
   }
 
+  env.explained = new Map([...planned.values()].filter((n) => n.action === 'run').map((n) => [n.id, { ...(n.key ? { key: n.key } : {}), reasons: n.reasons }]));
   const nodes = [...planned.values()].filter((n) => n.kind !== 'prompt');
   const run = nodes.filter((n) => n.action === 'run');
   return {

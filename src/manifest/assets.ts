@@ -1,12 +1,15 @@
 import path from 'node:path';
 import { hasProvider, providerNames } from '../providers/registry.js';
+import { attachProjectRoot } from '../providers/project-root.js';
 import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
-import type { GenerateParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
+import { compilePrompt, type PromptSpec } from '../prompt/compile.js';
+import type { GenerateParams, NormalizeParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
+import { promptSpans, type FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
 import { isFile, isInside } from './paths.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import type { RawAsset, RawGenerate, RawUpscale } from './raw.js';
+import type { RawAsset, RawGenerate, RawNormalize, RawUpscale } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -21,6 +24,10 @@ export interface AssetEntry {
   idAt: Located;
   /** Defaults from the include entry ({ file, style, targets }). */
   inherited?: { style?: string; targets?: string[] };
+  /** "row 7 of skus.csv": an asset made from a catalog row. */
+  label?: string;
+  /** A catalog row's rendered prompt fields (key: JSON of the path inside `prompt`), with their origins. */
+  fieldTexts?: Map<string, FieldText>;
 }
 
 export interface AssetScope {
@@ -105,7 +112,8 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   let sourceFile: string | undefined;
   if (raw.source !== undefined) sourceFile = resolveSourceImage(raw.source, scope.root, valueAt('source'), diagnostics);
 
-  const ownPrompt = (raw.prompt ?? '').trim();
+  const compiled = compilePrompt(raw.prompt as PromptSpec | undefined);
+  const ownPrompt = compiled.text;
   if (ownPrompt === '' && sourceFile === undefined && raw.source === undefined) {
     diagnostics.error(
       'E_MISSING_PROMPT',
@@ -133,7 +141,19 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
     at: entry.idAt.at,
   };
   if (styleId !== undefined && style) asset.style = styleId;
+  if (raw.variants !== undefined && raw.variants > 1 && raw.source === undefined) asset.variants = raw.variants;
   if (sourceFile !== undefined) asset.source = sourceFile;
+  const normalize = resolveNormalize(raw.normalize) ?? style?.normalize;
+  if (normalize) asset.normalize = normalize;
+  if (entry.label !== undefined) asset.origin = entry.label;
+  if (raw.prompt !== undefined && raw.source === undefined) {
+    const promptAt = valueAt('prompt');
+    asset.promptAt = promptAt.at;
+    asset.promptLine = promptAt.sourceLine;
+    asset.promptSpans = promptSpans(compiled, source, [...entry.path, 'prompt'], entry.fieldTexts);
+  }
+  // Providers resolve files named in options (a ComfyUI workflow) against the project root.
+  attachProjectRoot(asset.generate, scope.root);
   return asset;
 }
 
@@ -166,4 +186,12 @@ export function checkTargetNames(names: string[], known: string[], source: Sourc
       didYouMean(name, known) ?? (known.length === 0 ? 'declare it under targets:' : undefined),
     );
   });
+}
+
+/** Default `normalize.threshold`: backdrop pixels are within this of pure white on every channel. */
+export const DEFAULT_CLEANUP_THRESHOLD = 24;
+
+export function resolveNormalize(raw: RawNormalize | undefined): NormalizeParams | undefined {
+  if (raw?.background !== 'white') return undefined;
+  return { background: 'white', threshold: raw.threshold ?? DEFAULT_CLEANUP_THRESHOLD };
 }

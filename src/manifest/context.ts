@@ -25,13 +25,21 @@ function make(code: string, message: string, located: Located | undefined, hint:
   return d;
 }
 
-/** Sorted by file (in the order given: manifest first, then includes), line and column. */
+/** Sorted by file (in the order given: manifest first, then includes), line and column; duplicates dropped. */
 export function sortDiagnostics(diagnostics: Diagnostic[], fileOrder: string[]): Diagnostic[] {
   const rank = (d: Diagnostic): number => {
     const i = d.at ? fileOrder.indexOf(d.at.file) : -1;
     return i === -1 ? (d.at ? fileOrder.length : -1) : i;
   };
-  return [...diagnostics].sort(
+  // A catalog's rows share the include's settings: one bad setting is one diagnostic, not one per row.
+  const seen = new Set<string>();
+  const unique = diagnostics.filter((d) => {
+    const key = `${d.code}|${d.at?.file}:${d.at?.line}:${d.at?.col}|${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return unique.sort(
     (a, b) => rank(a) - rank(b) || (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.col ?? 0) - (b.at?.col ?? 0),
   );
 }

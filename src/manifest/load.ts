@@ -2,13 +2,15 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
-import { BUILTIN_PROFILES, type Limits, type ProfileRef, type ResolvedManifest, type ResolvedStyle } from './types.js';
+import { BUILTIN_PROFILES, type Limits, type ProfileRef, type ResolvedAsset, type ResolvedManifest, type ResolvedStyle } from './types.js';
 import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
 import { Diagnostics, sortDiagnostics } from './context.js';
 import { DEFAULTS, defaultProcessLimit } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
-import { parseSource, type Located, type SourceFile } from './positions.js';
-import type { RawBatchEntry, RawInclude, RawManifest } from './raw.js';
+import { parseSource, type DataPath, type Located, type SourceFile } from './positions.js';
+import type { RawBatchEntry, RawCatalogInclude, RawManifest } from './raw.js';
+import { CATALOG_EXTENSIONS, catalogEntries } from './catalog.js';
+import { didYouMean } from './suggest.js';
 import { quote, validateSchema } from './schema.js';
 import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
 import { resolveTargets } from './targets.js';
@@ -24,7 +26,7 @@ const STATE_DIR = '.gpt4k';
  * every error found, sorted by file, line and column. Stages that need a schema-valid file run
  * only once the file is valid, so an unknown field is reported before the checks that follow it.
  */
-export async function loadManifest(file: string, options: { cwd?: string } = {}): Promise<Result<ResolvedManifest, Diagnostic[]>> {
+export async function loadManifest(file: string, options: { cwd?: string; mode?: string } = {}): Promise<Result<ResolvedManifest, Diagnostic[]>> {
   const manifestFile = path.resolve(options.cwd ?? process.cwd(), file);
   const root = path.dirname(manifestFile);
   const diagnostics = new Diagnostics();
@@ -35,7 +37,7 @@ export async function loadManifest(file: string, options: { cwd?: string } = {})
   if (!source) return fail(done());
   const raw = source.data as RawManifest;
 
-  const outputDir = resolveOutput(raw.output, root, source, diagnostics);
+  let outputDir = resolveOutput(raw.output, root, source, diagnostics);
   const profiles = resolveProfiles(raw.profiles ?? {}, root, source, diagnostics);
   const targets = resolveTargets(raw.targets ?? {}, profiles, source, diagnostics);
   const targetIds = [...targets.keys()];
@@ -53,6 +55,10 @@ export async function loadManifest(file: string, options: { cwd?: string } = {})
     entries.push(...included.entries);
   }
   checkDuplicateIds(entries, diagnostics);
+  for (const [name, mode] of Object.entries(raw.modes ?? {})) {
+    checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics);
+    if (mode.targets) checkTargetNames(mode.targets, targetIds, source, ['modes', name, 'targets'], diagnostics);
+  }
 
   const scope = {
     root,
@@ -70,6 +76,10 @@ export async function loadManifest(file: string, options: { cwd?: string } = {})
     diagnostics.warn('W_NO_TARGETS', 'the manifest declares no targets, so nothing will be delivered', source.valueAt([]));
   }
 
+  if (options.mode !== undefined && outputDir) {
+    outputDir = applyMode(options.mode, raw, { root, source, outputDir, assets, diagnostics });
+  }
+
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({
     file: manifestFile,
@@ -84,7 +94,40 @@ export async function loadManifest(file: string, options: { cwd?: string } = {})
     inputFiles,
     pricing: raw.pricing ?? {},
     warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
+    modes: Object.keys(raw.modes ?? {}),
+    ...(options.mode !== undefined ? { mode: options.mode } : {}),
   });
+}
+
+/**
+ * Builds in a mode (`gpt4k build --mode draft`): the mode's generate and upscale settings win
+ * over every asset's own, its targets replace every asset's, and its deliverables go to
+ * out/_<mode>/ (or the mode's own `output:`), so a draft never overwrites the final files. Ids
+ * cannot start with "_", so out/_draft/ cannot collide with an asset's folder.
+ */
+function applyMode(
+  name: string,
+  raw: RawManifest,
+  ctx: { root: string; source: SourceFile; outputDir: string; assets: ResolvedAsset[]; diagnostics: Diagnostics },
+): string | undefined {
+  const mode = raw.modes?.[name];
+  if (!mode) {
+    const declared = Object.keys(raw.modes ?? {});
+    ctx.diagnostics.error(
+      'E_UNKNOWN_MODE',
+      `unknown mode ${quote(name)}`,
+      raw.modes ? ctx.source.keyAt(['modes']) : undefined,
+      didYouMean(name, declared) ?? (declared.length === 0 ? 'declare it under modes:, e.g. modes: { draft: { generate: { quality: low } } }' : undefined),
+    );
+    return undefined;
+  }
+  for (const asset of ctx.assets) {
+    asset.generate = mergeGenerate(asset.generate, mode.generate);
+    asset.upscale = mergeUpscale(asset.upscale, mode.upscale, ctx.root);
+    if (mode.targets) asset.targets = [...mode.targets];
+  }
+  if (mode.output !== undefined) return resolveOutput(mode.output, ctx.root, ctx.source, ctx.diagnostics, ['modes', name, 'output']);
+  return path.join(ctx.outputDir, `_${name}`);
 }
 
 /** Reads, parses and schema-checks one file; undefined (with diagnostics) when it cannot be used. */
@@ -113,10 +156,10 @@ async function readSource(
 }
 
 /** output must stay inside the project, and be neither the project root nor gpt4k's state dir. */
-function resolveOutput(value: string | undefined, root: string, source: SourceFile, diagnostics: Diagnostics): string | undefined {
+function resolveOutput(value: string | undefined, root: string, source: SourceFile, diagnostics: Diagnostics, field: DataPath = ['output']): string | undefined {
   const given = value ?? DEFAULTS.output;
   const outputDir = path.resolve(root, given);
-  const at = value === undefined ? undefined : source.valueAt(['output']);
+  const at = value === undefined ? undefined : source.valueAt(field);
   if (!isInside(root, outputDir) || !staysInsideOnDisk(root, outputDir)) {
     diagnostics.error('E_PATH_ESCAPE', `output ${quote(given)} is outside the project directory`, at, `use a folder inside ${root}, such as "out"`);
     return undefined;
@@ -175,14 +218,14 @@ function manifestEntries(raw: RawManifest, source: SourceFile): AssetEntry[] {
 
 /** Reads one `include:` entry: a path, or { file, style, targets } giving defaults to its assets. */
 async function includeEntries(
-  include: string | RawInclude,
+  include: string | RawCatalogInclude,
   index: number,
   root: string,
   manifest: SourceFile,
   known: { targetIds: string[]; styles: Map<string, ResolvedStyle> },
   diagnostics: Diagnostics,
 ): Promise<{ file: string; entries: AssetEntry[] } | undefined> {
-  const spec: RawInclude = typeof include === 'string' ? { file: include } : include;
+  const spec: RawCatalogInclude = typeof include === 'string' ? { file: include } : include;
   const fileAt = manifest.valueAt(typeof include === 'string' ? ['include', index] : ['include', index, 'file']);
   if (spec.targets) checkTargetNames(spec.targets, known.targetIds, manifest, ['include', index, 'targets'], diagnostics);
   if (spec.style !== undefined) checkStyleName(spec.style, known.styles, manifest.valueAt(['include', index, 'style']), diagnostics);
@@ -192,13 +235,25 @@ async function includeEntries(
     diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory`, fileAt, `keep include files under ${root}`);
     return undefined;
   }
-  if (!INCLUDE_EXTENSIONS.includes(path.extname(file).toLowerCase())) {
-    diagnostics.error('E_INCLUDE_FORMAT', `include ${quote(spec.file)} is not a .json, .yaml or .yml file`, fileAt);
+  const extension = path.extname(file).toLowerCase();
+  const catalog = CATALOG_EXTENSIONS.includes(extension);
+  if (!INCLUDE_EXTENSIONS.includes(extension) && !catalog) {
+    diagnostics.error('E_INCLUDE_FORMAT', `include ${quote(spec.file)} is not a .json, .yaml, .yml, .csv or .jsonl file`, fileAt);
     return undefined;
   }
   if (!isFile(file)) {
     diagnostics.error('E_MISSING_FILE', `include file ${quote(spec.file)} does not exist`, fileAt, `looked for ${file}`);
     return undefined;
+  }
+  if (catalog) return { file, entries: await catalogEntries(spec, index, file, manifest, diagnostics) };
+  for (const field of ['id', 'prompt', 'generate', 'upscale', 'normalize', 'delimiter'] as const) {
+    if (spec[field] === undefined) continue;
+    diagnostics.error(
+      'E_CONFLICT',
+      `include ${quote(spec.file)}: ${field} applies to catalog includes (.csv, .jsonl), not to a ${extension} batch`,
+      manifest.keyAt(['include', index, field]),
+      'put it on the entries of the batch file instead',
+    );
   }
   const source = await readSource(file, fileAt, 'batch', diagnostics);
   if (!source) return { file, entries: [] };
@@ -227,6 +282,7 @@ function checkDuplicateIds(entries: AssetEntry[], diagnostics: Diagnostics): voi
       continue;
     }
     const { file, line, col } = earlier.at;
-    diagnostics.error('E_DUPLICATE_ID', `duplicate asset id ${quote(entry.id)} (first defined at ${file}:${line}:${col})`, entry.idAt, 'rename one of them');
+    const where = entry.label !== undefined ? `${entry.label}: ` : '';
+    diagnostics.error('E_DUPLICATE_ID', `${where}duplicate asset id ${quote(entry.id)} (first defined at ${file}:${line}:${col})`, entry.idAt, 'rename one of them');
   }
 }

@@ -18,6 +18,13 @@ export interface SourceFile {
   keyAt(path: DataPath): Located;
   /** The source text of the value at `path` (`0x100` where the data says 256). */
   textAt(path: DataPath): string | undefined;
+  /**
+   * Position of character `index` of the string value at `path` (a template tag inside a
+   * prompt), seeing through quotes, escapes and line folding; the value's start if unknown.
+   */
+  charAt(path: DataPath, index: number): Located;
+  /** Position of a byte offset into the file's text. */
+  offsetAt(offset: number): Located;
 }
 
 export interface Located {
@@ -72,6 +79,13 @@ export function parseSource(file: string, text: string): { source?: SourceFile; 
       const range = (walk(doc, path).value as Node | undefined)?.range;
       return range ? text.slice(range[0], range[1]) : undefined;
     },
+    charAt: (path, index) => {
+      const found = walk(doc, path);
+      const value = found.value as Node | undefined;
+      if (!isScalar(value) || typeof value.value !== 'string' || !value.range) return source.valueAt(path);
+      return locate(value.range[0] + scalarOffset(text.slice(value.range[0], value.range[1]), value.value, index));
+    },
+    offsetAt: (offset) => locate(offset),
   };
   return { source, errors, warnings };
 }
@@ -136,6 +150,45 @@ function duplicateKeys(doc: Document, locate: (offset: number) => Located): Diag
     },
   });
   return found;
+}
+
+/**
+ * Offset within a scalar's source text of character `index` of its value. The value is walked
+ * against the source: characters that match advance both, escapes (`\"`, `\u00e9`, `''`) stand
+ * for one character, and source characters the value lacks (quotes, folded line breaks,
+ * indentation, a block header) are skipped.
+ */
+export function scalarOffset(raw: string, value: string, index: number): number {
+  const first = raw[0];
+  let j = 0;
+  if (first === '"' || first === "'") j = 1;
+  else if (first === '|' || first === '>') j = raw.indexOf('\n') + 1;
+  const double = first === '"';
+  const single = first === "'";
+  let i = 0;
+  while (i < index && i < value.length && j < raw.length) {
+    if (double && raw[j] === '\\') {
+      const kind = raw[j + 1] ?? '';
+      const length = kind === 'x' ? 4 : kind === 'u' ? 6 : kind === 'U' ? 10 : 2;
+      if (kind === '\n' || kind === '\r') {
+        j += 2; // an escaped line break folds to nothing
+        continue;
+      }
+      j += length;
+      i++;
+    } else if (single && raw[j] === "'" && raw[j + 1] === "'") {
+      j += 2;
+      i++;
+    } else if (raw[j] === value[i]) {
+      j++;
+      i++;
+    } else {
+      j++;
+    }
+  }
+  // Land on the character itself, not on skipped indentation or a line break before it.
+  while (j < raw.length && i < value.length && raw[j] !== value[i] && /\s/.test(raw[j] ?? '')) j++;
+  return Math.min(j, raw.length);
 }
 
 function keyText(key: unknown): string | undefined {

@@ -58,21 +58,58 @@ export interface RawScreenTarget {
   color?: RawColor;
 }
 
-export type RawTarget = RawPrintTarget | RawScreenTarget;
+/** A screen target sized by a named preset (uhd, 8k, dooh, instagram-square, ...). */
+export interface RawPresetTarget {
+  preset: string;
+  orientation?: 'portrait' | 'landscape';
+  fit?: 'cover' | 'contain' | 'fill';
+  format?: 'png' | 'jpeg';
+  quality?: number;
+  color?: RawColor;
+}
+
+export type RawTarget = RawPrintTarget | RawScreenTarget | RawPresetTarget;
+
+export interface RawNormalize {
+  background?: 'white';
+  threshold?: number;
+}
+
+/** `prompt:` as a structure, compiled in a fixed order (src/prompt/compile.ts). */
+export interface RawStructuredPrompt {
+  subject: string;
+  composition?: string;
+  style?: string;
+  details?: string[];
+  lighting?: string;
+}
+
+export type RawPrompt = string | RawStructuredPrompt;
+
+/** A `modes:` entry: overrides applied to every asset when building in that mode. */
+export interface RawMode {
+  generate?: RawGenerate;
+  upscale?: RawUpscale;
+  targets?: string[];
+  output?: string;
+}
 
 export interface RawStyle {
   prefix?: string;
   reference?: string;
   whiteBalance?: string;
+  normalize?: RawNormalize;
 }
 
 export interface RawAsset {
-  prompt?: string;
+  prompt?: RawPrompt;
+  normalize?: RawNormalize;
   style?: string;
   source?: string;
   generate?: RawGenerate;
   upscale?: RawUpscale;
   targets?: string[];
+  variants?: number;
 }
 
 export interface RawBatchEntry extends Omit<RawAsset, 'source'> {
@@ -85,6 +122,16 @@ export interface RawInclude {
   targets?: string[];
 }
 
+/** An include of a CSV or JSON Lines catalog: templates over its columns, one asset per row. */
+export interface RawCatalogInclude extends RawInclude {
+  id?: string;
+  prompt?: RawPrompt;
+  generate?: RawGenerate;
+  upscale?: RawUpscale;
+  normalize?: RawNormalize;
+  delimiter?: string;
+}
+
 export interface RawManifest {
   version: 1;
   output?: string;
@@ -95,9 +142,14 @@ export interface RawManifest {
   pricing?: Record<string, unknown>;
   targets?: Record<string, RawTarget>;
   assets?: Record<string, RawAsset>;
-  include?: Array<string | RawInclude>;
+  include?: Array<string | RawCatalogInclude>;
+  modes?: Record<string, RawMode>;
 }
 
 export function isPrintTarget(target: RawTarget): target is RawPrintTarget {
   return 'paper' in target;
+}
+
+export function isPresetTarget(target: RawTarget): target is RawPresetTarget {
+  return 'preset' in target;
 }

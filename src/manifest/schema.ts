@@ -79,7 +79,7 @@ function toDiagnostic(error: ErrorObject, source: SourceFile, kind: 'manifest' |
         code: 'E_UNKNOWN_FIELD',
         message: `unknown field ${quote(key)} in ${where}`,
         ...at(source.keyAt([...path, key])),
-        hint: didYouMean(key, allowedKeys(parent, path, kind)),
+        hint: mixedTargetHint(key, parent, path, kind) ?? didYouMean(key, allowedKeys(parent, path, kind)),
       };
     }
     case 'required':
@@ -171,8 +171,8 @@ function patternDiagnostic(parent: SchemaObject, data: unknown, where: string, l
 }
 
 /**
- * Keys the object at `path` may have. A target is print or screen depending on its keys, so a
- * misspelt key of either kind is matched against both.
+ * Keys the object at `path` may have. A target is print, preset or screen depending on its keys, so
+ * a misspelt key of any kind is matched against all of them.
  */
 function allowedKeys(parent: SchemaObject, path: DataPath, kind: 'manifest' | 'batch'): string[] {
   const own = Object.keys((parent.properties as SchemaObject | undefined) ?? {});
@@ -180,9 +180,17 @@ function allowedKeys(parent: SchemaObject, path: DataPath, kind: 'manifest' | 'b
     const defs = compile().schema.definitions as Record<string, SchemaObject>;
     const print = Object.keys((defs.printTarget?.properties as SchemaObject | undefined) ?? {});
     const screen = Object.keys((defs.screenTarget?.properties as SchemaObject | undefined) ?? {});
-    return [...new Set([...own, ...print, ...screen])];
+    const preset = Object.keys((defs.presetTarget?.properties as SchemaObject | undefined) ?? {});
+    return [...new Set([...own, ...print, ...screen, ...preset])];
   }
   return own;
+}
+
+/** A key of another kind of target ("width" beside "preset"): say which kinds there are. */
+function mixedTargetHint(key: string, parent: SchemaObject, path: DataPath, kind: 'manifest' | 'batch'): string | undefined {
+  const own = Object.keys((parent.properties as SchemaObject | undefined) ?? {});
+  if (own.includes(key) || !allowedKeys(parent, path, kind).includes(key)) return undefined;
+  return `"${key}" belongs to another kind of target: print targets take paper (and dpi, bleed_mm), preset targets take preset (which sets the size), screen targets take width and height`;
 }
 
 function decodePointer(pointer: string): string[] {

@@ -2,6 +2,7 @@ import type { ResolvedAsset, ResolvedStyle } from './types.js';
 import type { Diagnostics } from './context.js';
 import type { SourceFile } from './positions.js';
 import type { RawStyle } from './raw.js';
+import { resolveNormalize } from './assets.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -11,6 +12,8 @@ export function resolveStyles(raw: Record<string, RawStyle>, source: SourceFile)
     const resolved: ResolvedStyle = { id, prefix: style.prefix ?? '', at: source.keyAt(['styles', id]).at };
     if (style.reference !== undefined) resolved.reference = style.reference;
     if (style.whiteBalance !== undefined) resolved.whiteBalance = style.whiteBalance;
+    const normalize = resolveNormalize(style.normalize);
+    if (normalize) resolved.normalize = normalize;
     styles.set(id, resolved);
   }
   return styles;

@@ -3,7 +3,8 @@ import type { Diagnostics } from './context.js';
 import { DEFAULTS } from './defaults.js';
 import { printSize } from './paper.js';
 import type { SourceFile } from './positions.js';
-import { isPrintTarget, type RawColor, type RawPrintTarget, type RawScreenTarget, type RawTarget } from './raw.js';
+import { presetSize, type PresetName } from './presets.js';
+import { isPresetTarget, isPrintTarget, type RawColor, type RawPresetTarget, type RawPrintTarget, type RawScreenTarget, type RawTarget } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -18,7 +19,9 @@ export function resolveTargets(
     const path = ['targets', id];
     const resolved = isPrintTarget(target)
       ? resolvePrint(id, target, source, diagnostics)
-      : resolveScreen(id, target);
+      : isPresetTarget(target)
+        ? resolvePreset(id, target)
+        : resolveScreen(id, target);
     resolved.color = resolveColor(target.color, resolved.format, [...path, 'color'], profiles, source, diagnostics);
     resolved.at = source.keyAt(path).at;
     targets.set(id, resolved);
@@ -89,6 +92,15 @@ function resolveScreen(id: string, t: RawScreenTarget): ResolvedTarget {
     preflight: 'off',
   };
   if (format === 'jpeg') target.quality = t.quality ?? DEFAULTS.jpegQuality;
+  return target;
+}
+
+/** A preset is a screen target of the preset's size (the schema has checked the name). */
+function resolvePreset(id: string, t: RawPresetTarget): ResolvedTarget {
+  const size = presetSize(t.preset as PresetName, t.orientation);
+  const target = resolveScreen(id, { ...t, width: size.width, height: size.height });
+  target.preset = t.preset;
+  target.orientation = size.orientation;
   return target;
 }
 

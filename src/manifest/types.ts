@@ -25,6 +25,9 @@ export interface ResolvedManifest {
   /** Manifest `pricing:` overrides, per provider -> model -> quality -> size (USD per image). */
   pricing: Record<string, unknown>;
   warnings: import('../util/errors.js').Diagnostic[];
+  /** The `modes:` the manifest declares (draft, ...), and the one applied (absent: none). */
+  modes?: string[];
+  mode?: string;
 }
 
 export interface Limits {
@@ -67,6 +70,8 @@ export interface ResolvedStyle {
   prefix: string;
   reference?: string; // asset id
   whiteBalance?: string; // asset id
+  /** Packshot cleanup for the style's assets (an asset's own `normalize:` wins). */
+  normalize?: NormalizeParams;
   at?: SourcePosition;
 }
 
@@ -96,6 +101,8 @@ export interface ResolvedTarget {
   dpi?: number;
   bleedMm: number;
   paper?: string; // "A3", "custom"
+  /** Screen preset name (uhd, 8k, dooh, ...), when the target is one. */
+  preset?: string;
   orientation?: 'portrait' | 'landscape';
   /** Physical trim size, when the target is print. */
   widthMm?: number;
@@ -124,7 +131,35 @@ export interface ResolvedAsset {
   generate: GenerateParams;
   upscale: UpscaleParams;
   targets: string[];
+  /** Candidate images to generate (`variants:`); absent means 1. The lock file says which is used. */
+  variants?: number;
   at?: SourcePosition;
+  /** Packshot cleanup after normalize (`normalize: { background: white }`). */
+  normalize?: NormalizeParams;
+  /** Where the characters of `ownPrompt` were written, for prompt lint positions. */
+  promptSpans?: PromptSpan[];
+  /** Where the prompt is written (a catalog row's asset: its template in the manifest). */
+  promptAt?: SourcePosition;
+  promptLine?: string;
+  /** "row 7 of skus.csv" for an asset made from a catalog row. */
+  origin?: string;
+}
+
+/** `normalize: { background: white, threshold }`: push a near-white backdrop to pure white. */
+export interface NormalizeParams {
+  background: 'white';
+  /** Largest distance to white (0-255, per channel) that counts as backdrop. */
+  threshold: number;
+}
+
+/** A run of a prompt's characters [start, end) and where they were written. */
+export interface PromptSpan {
+  start: number;
+  end: number;
+  at: SourcePosition;
+  sourceLine: string;
+  /** The run sits on one line one column per character, so character start+k is at col+k. */
+  exact: boolean;
 }
 
 export const BUILTIN_PROFILES = ['srgb', 'cmyk'] as const;

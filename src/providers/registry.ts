@@ -7,6 +7,9 @@ import type { ImageProvider } from './types.js';
 const loaders: Record<string, () => Promise<ImageProvider>> = {
   procedural: async () => (await import('./procedural.js')).proceduralProvider,
   openai: async () => (await import('./openai.js')).openaiProvider,
+  gemini: async () => (await import('./gemini.js')).geminiProvider,
+  sdwebui: async () => (await import('./sdwebui.js')).sdwebuiProvider,
+  comfyui: async () => (await import('./comfyui.js')).comfyuiProvider,
 };
 
 const loaded = new Map<string, ImageProvider>();

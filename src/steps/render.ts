@@ -1,16 +1,55 @@
 import { profileRefFor, type ResolvedManifest, type ResolvedTarget } from '../manifest/types.js';
-import { loadProfile } from '../color/profiles.js';
-import { renderTarget } from '../color/render.js';
+import { loadProfile, type LoadedProfile } from '../color/profiles.js';
+import { preflightError, runPreflight } from '../color/preflight.js';
+import { renderTarget, type RenderedTarget } from '../color/render.js';
 import type { RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
 
-export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest) {
+/** The profile a target names, loaded and checked. */
+export async function targetProfile(target: ResolvedTarget, manifest: Pick<ResolvedManifest, 'profiles'>): Promise<LoadedProfile> {
   const ref = profileRefFor(manifest, target.color.profile);
   if (!ref) {
     throw new GptError('E_UNKNOWN_PROFILE', `target "${target.id}" uses profile "${target.color.profile}", which is not defined`, {
       hint: 'add it under profiles:, or use a built-in: srgb, cmyk',
     });
   }
-  const profile = await loadProfile(target.color.profile, ref);
-  return renderTarget(input, target, profile);
+  return loadProfile(target.color.profile, ref);
+}
+
+/** A print deliverable: TIFF or PDF, or any target sized in dpi. */
+export function isPrintDeliverable(target: ResolvedTarget): boolean {
+  return target.format === 'tiff' || target.format === 'pdf' || target.dpi !== undefined;
+}
+
+/**
+ * Renders one deliverable and preflights it. The preflight result rides in `info` (the engine
+ * stores info as the action's metadata; the report's outputs[].preflight comes from it).
+ *
+ * A failed check with `preflight: error` (the default) fails the render: nothing is stored and
+ * nothing reaches out/, because a file that fails preflight must not go to the print house; the
+ * error names each failed check and its numbers. With `preflight: warn` the file is delivered
+ * and the result, ok: false, is in the report along with a warning.
+ */
+export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest): Promise<RenderedTarget & { warnings: string[] }> {
+  const profile = await targetProfile(target, manifest);
+  const rendered = await renderTarget(input, target, profile);
+  if (target.preflight === 'off' || !isPrintDeliverable(target)) return { ...rendered, warnings: [] };
+  const { pixels } = rendered;
+  const result = runPreflight(
+    {
+      width: pixels.width,
+      height: pixels.height,
+      space: pixels.space,
+      alpha: pixels.alpha,
+      embedded: profile.bytes,
+      ...(pixels.space === 'CMYK' ? { cmyk: pixels.data } : {}),
+      // The render step's input is the normalized image, at its post-upscale size.
+      detail: { width: input.width, height: input.height },
+    },
+    target,
+    profile,
+  );
+  if (!result.ok && target.preflight === 'error') throw preflightError(result, target);
+  const warnings = result.checks.filter((c) => !c.ok).map((c) => `preflight ${c.name}: ${c.message}`);
+  return { ...rendered, info: { ...rendered.info, preflight: result }, warnings };
 }

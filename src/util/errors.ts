@@ -73,6 +73,8 @@ export function manifestError(diagnostics: Diagnostic[]): GptError {
   });
 }
 
+export const INTERNAL_HINT = 'this is a bug in gpt4k: run again with --verbose for the stack trace, and report it';
+
 /** Wraps anything thrown into a GptError without losing a user-facing one. */
 export function toGptError(err: unknown, fallbackCode = 'E_INTERNAL'): GptError {
   if (err instanceof GptError) return err;
@@ -80,7 +82,7 @@ export function toGptError(err: unknown, fallbackCode = 'E_INTERNAL'): GptError 
     return new GptError('E_CANCELLED', 'cancelled', { exitCode: ExitCode.interrupted, cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new GptError(fallbackCode, message, { cause: err });
+  return new GptError(fallbackCode, message, { cause: err, ...(fallbackCode === 'E_INTERNAL' ? { hint: INTERNAL_HINT } : {}) });
 }
 
 export function formatPosition(at: SourcePosition): string {

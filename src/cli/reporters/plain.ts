@@ -1,5 +1,6 @@
 import type { BuildEvent, NodeRef } from '../../engine/events.js';
 import { formatDuration, formatUsd } from '../format.js';
+import { stackOf } from './json.js';
 import type { Reporter, ReporterOptions } from './types.js';
 
 const label = (node: NodeRef) => (node.target ? `${node.asset} ${node.kind}:${node.target}` : `${node.asset} ${node.kind}`);
@@ -30,9 +31,12 @@ export class PlainReporter implements Reporter {
         else if (event.restored) this.line(`restored ${label(event.node)} from the cache`);
         else if (verbose) this.line(`cached ${label(event.node)}`);
         break;
-      case 'node-failed':
+      case 'node-failed': {
         this.line(`FAILED ${label(event.node)}: ${event.error.code}: ${event.error.message}${event.error.hint ? `\n       hint: ${event.error.hint}` : ''}`, this.options.err);
+        const stack = verbose && event.error.code === 'E_INTERNAL' ? stackOf(event.error) : undefined;
+        if (stack) this.line(stack, this.options.err);
         break;
+      }
       case 'node-skipped':
         if (!quiet) this.line(`skipped ${label(event.node)}: ${event.reason}`);
         break;

@@ -1,0 +1,121 @@
+/**
+ * Print color end to end through the real CLI: a relative-intent TIFF and a PDF with a file
+ * profile, preflight in the report, a `preflight: warn` target delivered with a warning, a
+ * failing target kept out of out/ (exit 1), and `gpt4k preflight FILE --target T`.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeProject, type Project, type RunResult } from './support/cli-project.js';
+import { ensureBuilt } from './support/cli-run.js';
+import { FOGRA39 } from './support/paths.js';
+
+const MANIFEST = `version: 1
+defaults:
+  generate: { provider: procedural, size: 256x256 }
+  upscale: { engine: lanczos, scale: 2 }
+styles:
+  catalog:
+    prefix: "studio packshot"
+    whiteBalance: hero
+profiles:
+  press: ./press.icc
+targets:
+  card: { paper: custom, width_mm: 60, height_mm: 80, dpi: 72, bleed_mm: 3, color: { profile: press, intent: relative }, format: tiff }
+  cardpdf: { paper: custom, width_mm: 60, height_mm: 80, dpi: 72, bleed_mm: 3, color: { profile: press, intent: relative }, format: pdf }
+  fine: { paper: custom, width_mm: 60, height_mm: 80, dpi: 300, color: { profile: press }, format: tiff, preflight: warn }
+  strict: { paper: custom, width_mm: 60, height_mm: 80, dpi: 300, color: { profile: press }, format: tiff }
+assets:
+  hero:
+    prompt: "a teal coffee bag"
+    targets: [card, cardpdf]
+  mug:
+    style: catalog
+    prompt: "a red enamel mug"
+    targets: [card, fine]
+  poster:
+    prompt: "a mountain at dawn"
+    targets: [strict]
+`;
+
+let project: Project;
+let build: RunResult;
+
+beforeAll(async () => {
+  await ensureBuilt(['src/cli/main.ts', 'src/cli/commands/preflight.ts', 'src/color/render.ts', 'src/color/preflight.ts', 'src/color/pdf.ts', 'src/color/lcms.ts', 'src/color/white-balance.ts', 'src/steps/render.ts', 'src/steps/normalize.ts', 'src/engine/build.ts']);
+  project = await makeProject({ 'assets.pipeline.yaml': MANIFEST, 'press.icc': await readFile(FOGRA39) }, 'gpt4k-color-');
+  build = await project.run(['build']);
+});
+
+afterAll(async () => {
+  await project?.remove();
+});
+
+describe('gpt4k build with print targets', () => {
+  it('builds what passes preflight, fails the asset that does not (exit 1), and keeps its file out of out/', async () => {
+    expect(build.code, build.stderr + build.stdout).toBe(1);
+    const report = await project.report();
+    const byId = new Map(report.assets.map((a) => [a.id, a]));
+    expect(byId.get('hero')?.status).toBe('built');
+    expect(byId.get('mug')?.status).toBe('built');
+    const poster = byId.get('poster');
+    expect(poster?.status).toBe('failed');
+    expect(poster?.error?.code).toBe('E_PREFLIGHT');
+    expect(poster?.error?.message).toMatch(/preflight failed for target "strict": resolution: \d+(\.\d)? dpi effective \(512x512 px of detail over 60 mm x 80 mm\) is below the 300 dpi minimum/);
+    expect(project.exists('out/poster/strict.tif')).toBe(false);
+  });
+
+  it('writes the relative-intent TIFF with the file profile, and its preflight in the report', async () => {
+    const report = await project.report();
+    const hero = report.assets.find((a) => a.id === 'hero');
+    const card = hero?.outputs.find((o) => o.target === 'card');
+    expect(card).toMatchObject({ path: 'out/hero/card.tif', format: 'tiff', space: 'cmyk', dpi: 72, icc: 'FOGRA39L Coated' });
+    expect(card?.preflight?.ok).toBe(true);
+    expect(card?.preflight?.checks.map((c) => c.name)).toEqual(['resolution', 'color-space', 'profile-embedded', 'ink-max', 'ink-p99', 'alpha', 'bleed']);
+    const meta = await sharp(await project.bytes('out/hero/card.tif')).metadata();
+    expect([meta.space, meta.width, meta.height]).toEqual(['cmyk', 187, 244]);
+  });
+
+  it('writes the PDF with trim and bleed boxes and the output intent', async () => {
+    const report = await project.report();
+    const pdf = report.assets.find((a) => a.id === 'hero')?.outputs.find((o) => o.target === 'cardpdf');
+    expect(pdf).toMatchObject({ path: 'out/hero/cardpdf.pdf', format: 'pdf', space: 'cmyk' });
+    expect(pdf?.preflight?.ok).toBe(true);
+    const info = spawnSync('pdfinfo', ['-box', `${project.dir}/out/hero/cardpdf.pdf`], { encoding: 'utf8' });
+    expect(info.stdout).toMatch(/TrimBox:\s+8\.50\s+8\.50\s+178\.58\s+235\.28\b/);
+  });
+
+  it('delivers a preflight: warn target that fails, with ok: false in the report and a warning', async () => {
+    const report = await project.report();
+    const fine = report.assets.find((a) => a.id === 'mug')?.outputs.find((o) => o.target === 'fine');
+    expect(fine?.preflight?.ok).toBe(false);
+    expect(fine?.preflight?.checks.find((c) => !c.ok)).toMatchObject({ name: 'resolution', severity: 'warning', limit: 300 });
+    expect(project.exists('out/mug/fine.tif')).toBe(true);
+    expect(build.stdout + build.stderr).toMatch(/preflight resolution/);
+  });
+});
+
+describe('gpt4k preflight FILE --target T', () => {
+  it('passes a deliverable against its target (exit 0) and prints every check', async () => {
+    const run = await project.run(['preflight', 'out/hero/card.tif', '--target', 'card']);
+    expect(run.code, run.stderr).toBe(0);
+    for (const name of ['resolution', 'color-space', 'profile-embedded', 'ink-max', 'ink-p99', 'alpha', 'bleed']) expect(run.stdout).toMatch(new RegExp(`^ok\\s+${name}\\b`, 'm'));
+    expect(run.stdout).toMatch(/preflight for target "card" passed/);
+    const pdf = await project.run(['preflight', 'out/hero/cardpdf.pdf', '--target', 'cardpdf']);
+    expect(pdf.code, pdf.stdout + pdf.stderr).toBe(0);
+  });
+
+  it('fails it against a stricter target (exit 1), naming the check and the numbers', async () => {
+    const run = await project.run(['preflight', 'out/hero/card.tif', '--target', 'strict']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^FAIL resolution\s+\d+(\.\d)? dpi effective \(187x244 px of detail over 60 mm x 80 mm\) is below the 300 dpi minimum/m);
+    expect(run.stdout).toMatch(/preflight for target "strict" failed/);
+  });
+
+  it('says which targets exist when the target is unknown (exit 2)', async () => {
+    const run = await project.run(['preflight', 'out/hero/card.tif', '--target', 'crad']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/did you mean "card"/);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Running the real CLI (node bin/gpt4k.js) in a temp project, asynchronously, so a stand-in server
+ * in the test process keeps answering while the CLI runs. `ensureBuilt` compiles dist/ when it is
+ * older than the sources a test relies on (npm test builds first; a lone `vitest run` may not).
+ */
+
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI, REPO_ROOT } from './paths.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Compiles dist/ (tsc -p tsconfig.build.json) unless every `sources` file has an up-to-date output. */
+export async function ensureBuilt(sources: string[]): Promise<void> {
+  const stale = sources.some((src) => {
+    const out = path.join(REPO_ROOT, 'dist', src.replace(/^src\//, '').replace(/\.ts$/, '.js'));
+    return mtime(out) < mtime(path.join(REPO_ROOT, src));
+  });
+  if (!stale) return;
+  await new Promise<void>((resolve) => {
+    // Type errors elsewhere in the tree still emit; the check below is what matters.
+    execFile(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT }, () => resolve());
+  });
+  for (const src of sources) {
+    const out = path.join(REPO_ROOT, 'dist', src.replace(/^src\//, '').replace(/\.ts$/, '.js'));
+    if (mtime(out) === 0) throw new Error(`tsc -p tsconfig.build.json did not produce ${out}`);
+  }
+}
+
+/** A temp project with the given files (path -> text). */
+export async function tempProject(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-provider-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  return dir;
+}
+
+/** A tiny manifest: one asset, generate 64x64, no upscale, one 64x64 PNG screen target. */
+export function tinyManifest(generate: string): string {
+  return [
+    'version: 1',
+    'output: out',
+    'defaults:',
+    `  generate: ${generate}`,
+    '  upscale: { engine: lanczos, scale: 1 }',
+    'targets:',
+    '  thumb: { width: 64, height: 64, format: png }',
+    'assets:',
+    '  hero:',
+    '    prompt: "A teal coffee bag on white"',
+    '    targets: [thumb]',
+    '',
+  ].join('\n');
+}

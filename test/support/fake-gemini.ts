@@ -1,0 +1,233 @@
+/**
+ * A stand-in for the Gemini API's `models.generateContent`: a real HTTP server on 127.0.0.1 that
+ * the real `@google/genai` SDK talks to (through GOOGLE_GEMINI_BASE_URL or httpOptions.baseUrl).
+ *
+ * Speaks `POST /v1beta/models/{model}:generateContent` with the `x-goog-api-key` header, answering
+ * `{candidates: [{content: {parts: [{inlineData: {mimeType, data}}]}, finishReason: "STOP"}],
+ * usageMetadata, modelVersion, responseId}` with a real PNG sized from the request's
+ * `generationConfig.imageConfig` (aspect ratio and resolution class).
+ *
+ * Like the real API it refuses mistakes with Google's error body (`{error: {code, message, status,
+ * details}}`): a missing or wrong key (400 API_KEY_INVALID), an unknown model (404 NOT_FOUND), an
+ * aspect ratio or imageSize the model lacks (400 INVALID_ARGUMENT).
+ *
+ * Scriptable per request: `ok`, `rate_limit` (429 RESOURCE_EXHAUSTED with RetryInfo retryDelay),
+ * `daily_quota` (429 with a per-day QuotaFailure), `status` (500 INTERNAL, 503 UNAVAILABLE, ...),
+ * `permission_denied` (403), `image_safety` (200, finishReason IMAGE_SAFETY, no image),
+ * `prompt_blocked` (200, promptFeedback.blockReason SAFETY), `text_only` (200, STOP, text part only).
+ */
+
+import type http from 'node:http';
+import { delay, listen, readBody, Script, sendJson, solidPng } from './fake-server-kit.js';
+
+export type GeminiBehaviour =
+  | { kind: 'ok'; latencyMs?: number }
+  | { kind: 'rate_limit'; retryDelay?: string }
+  | { kind: 'daily_quota' }
+  | { kind: 'status'; status: number }
+  | { kind: 'permission_denied' }
+  | { kind: 'image_safety' }
+  | { kind: 'prompt_blocked' }
+  | { kind: 'text_only' };
+
+export interface GeminiRequest {
+  index: number;
+  method: string;
+  path: string;
+  model: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  /** Milliseconds since the epoch when the request arrived. */
+  receivedAt: number;
+  body: Record<string, unknown> | undefined;
+  behaviour: GeminiBehaviour['kind'] | 'rejected';
+  status?: number;
+}
+
+export interface FakeGemini {
+  /** Base URL (no version), for GOOGLE_GEMINI_BASE_URL or options.baseUrl. */
+  url: string;
+  requests: GeminiRequest[];
+  script(...items: Array<GeminiBehaviour | GeminiBehaviour['kind'] | number | ((index: number) => GeminiBehaviour | undefined)>): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const TEN = ['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9'];
+const MODELS: Record<string, { aspects: string[]; sizes: string[] }> = {
+  'gemini-2.5-flash-image': { aspects: TEN, sizes: [] },
+  'gemini-3-pro-image-preview': { aspects: TEN, sizes: ['1K', '2K', '4K'] },
+  'gemini-3.1-flash-image-preview': { aspects: [...TEN, '1:4', '4:1', '1:8', '8:1'], sizes: ['512', '1K', '2K', '4K'] },
+};
+const EDGE: Record<string, number> = { '512': 512, '1K': 1024, '2K': 2048, '4K': 4096 };
+
+function googleError(code: number, status: string, message: string, details: unknown[] = []): unknown {
+  return { error: { code, message, status, ...(details.length > 0 ? { details } : {}) } };
+}
+
+export async function startFakeGemini(options: { apiKey?: string } = {}): Promise<FakeGemini> {
+  const requests: GeminiRequest[] = [];
+  const script = new Script<GeminiBehaviour>({ kind: 'ok' });
+
+  const server = await listen(async (req, res) => {
+    const raw = await readBody(req);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const match = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(path);
+    const record: GeminiRequest = {
+      index: requests.length,
+      method: req.method ?? 'GET',
+      path,
+      model: match?.[1],
+      headers: req.headers,
+      receivedAt: Date.now(),
+      body: undefined,
+      behaviour: 'rejected',
+    };
+    requests.push(record);
+    const answer = (status: number, body: unknown): void => {
+      record.status = status;
+      sendJson(res, status, body);
+    };
+    if (!match || record.method !== 'POST') {
+      answer(404, googleError(404, 'NOT_FOUND', `Requested entity was not found: ${path}`));
+      return;
+    }
+    record.body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    const key = req.headers['x-goog-api-key'];
+    if (!key || (options.apiKey !== undefined && key !== options.apiKey)) {
+      answer(
+        400,
+        googleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
+          { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' },
+        ]),
+      );
+      return;
+    }
+    const model = MODELS[match[1] as string];
+    if (!model) {
+      answer(404, googleError(404, 'NOT_FOUND', `models/${match[1]} is not found for API version v1beta, or is not supported for generateContent.`));
+      return;
+    }
+    const generation = (record.body['generationConfig'] ?? {}) as Record<string, unknown>;
+    const imageConfig = (generation['imageConfig'] ?? {}) as Record<string, unknown>;
+    const aspect = typeof imageConfig['aspectRatio'] === 'string' ? imageConfig['aspectRatio'] : '1:1';
+    const imageSize = typeof imageConfig['imageSize'] === 'string' ? imageConfig['imageSize'] : undefined;
+    if (!model.aspects.includes(aspect)) {
+      answer(400, googleError(400, 'INVALID_ARGUMENT', `Unsupported aspect ratio: ${aspect}`));
+      return;
+    }
+    if (imageSize !== undefined && !model.sizes.includes(imageSize)) {
+      answer(400, googleError(400, 'INVALID_ARGUMENT', `Unsupported image size: ${imageSize}`));
+      return;
+    }
+
+    const behaviour = script.next(record.index);
+    record.behaviour = behaviour.kind;
+    switch (behaviour.kind) {
+      case 'rate_limit':
+        answer(
+          429,
+          googleError(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details.', [
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_paid_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }],
+            },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: behaviour.retryDelay ?? '0.02s' },
+          ]),
+        );
+        return;
+      case 'daily_quota':
+        answer(
+          429,
+          googleError(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota. Quota exceeded for metric: generate_content_free_tier_requests, limit: 0', [
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier' }],
+            },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '40s' },
+          ]),
+        );
+        return;
+      case 'status': {
+        const status = behaviour.status;
+        const name = status === 503 ? 'UNAVAILABLE' : status === 504 ? 'DEADLINE_EXCEEDED' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+        const message = status === 503 ? 'The model is overloaded. Please try again later.' : 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting';
+        answer(status, googleError(status, name, message));
+        return;
+      }
+      case 'permission_denied':
+        answer(403, googleError(403, 'PERMISSION_DENIED', 'Generative Language API has not been used in project 1234 before or it is disabled.'));
+        return;
+      case 'image_safety':
+        answer(200, {
+          candidates: [{ content: { role: 'model', parts: [] }, finishReason: 'IMAGE_SAFETY', finishMessage: 'Unable to show the generated image.', index: 0 }],
+          usageMetadata: { promptTokenCount: 12, totalTokenCount: 12 },
+          modelVersion: match[1],
+          responseId: `fake-${record.index}`,
+        });
+        return;
+      case 'prompt_blocked':
+        answer(200, {
+          promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] },
+          usageMetadata: { promptTokenCount: 12, totalTokenCount: 12 },
+          modelVersion: match[1],
+          responseId: `fake-${record.index}`,
+        });
+        return;
+      case 'text_only':
+        answer(200, {
+          candidates: [{ content: { role: 'model', parts: [{ text: 'Here is a description of the image you asked for.' }] }, finishReason: 'STOP', index: 0 }],
+          usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 11, totalTokenCount: 23 },
+          modelVersion: match[1],
+          responseId: `fake-${record.index}`,
+        });
+        return;
+      case 'ok':
+        await delay(behaviour.latencyMs ?? 0);
+        break;
+    }
+    const [a, b] = aspect.split(':').map(Number) as [number, number];
+    const edge = EDGE[imageSize ?? '1K'] ?? 1024;
+    // A long edge of `edge` keeps the stand-in cheap; the real API makes about as many pixels as edge x edge.
+    const width = a >= b ? edge : Math.max(16, Math.round((edge * a) / b));
+    const height = a >= b ? Math.max(16, Math.round((edge * b) / a)) : edge;
+    const contents = (record.body['contents'] ?? []) as Array<{ parts?: Array<{ text?: string }> }>;
+    const text = contents.flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
+    const image = await solidPng(width, height, `${text}|${String(generation['seed'] ?? '')}`);
+    const imageTokens = imageSize === '4K' ? 2000 : match[1] === 'gemini-2.5-flash-image' ? 1290 : 1120;
+    answer(200, {
+      candidates: [
+        {
+          content: { role: 'model', parts: [{ inlineData: { mimeType: 'image/png', data: image.toString('base64') } }] },
+          finishReason: 'STOP',
+          index: 0,
+        },
+      ],
+      usageMetadata: {
+        promptTokenCount: 10,
+        candidatesTokenCount: imageTokens,
+        totalTokenCount: 10 + imageTokens,
+        promptTokensDetails: [{ modality: 'TEXT', tokenCount: 10 }],
+        candidatesTokensDetails: [{ modality: 'IMAGE', tokenCount: imageTokens }],
+      },
+      modelVersion: match[1],
+      responseId: `fake-${record.index}`,
+    });
+  });
+
+  return {
+    url: server.url,
+    requests,
+    script(...items) {
+      script.push(
+        ...items.map((i) =>
+          typeof i === 'number' ? ({ kind: 'status', status: i } as GeminiBehaviour) : typeof i === 'string' ? ({ kind: i } as GeminiBehaviour) : i,
+        ),
+      );
+    },
+    reset() {
+      script.reset();
+      requests.length = 0;
+    },
+    close: () => server.close(),
+  };
+}
