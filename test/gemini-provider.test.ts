@@ -328,7 +328,8 @@ describe('gemini: cache key and plan', () => {
       const key = await generateKey(dir, base);
       expect(await generateKey(dir, base)).toBe(key);
       const variants = [
-        base.replace('provider: gemini', 'provider: openai').replace('gemini-3-pro-image-preview', 'gpt-image-2'),
+        // Another provider takes other options: validation rejects imageSize on openai.
+        base.replace('provider: gemini', 'provider: openai').replace('gemini-3-pro-image-preview', 'gpt-image-2').replace('1376x768', '1536x1024').replace(', options: { imageSize: "2K" }', ''),
         base.replace('gemini-3-pro-image-preview', 'gemini-3.1-flash-image-preview'),
         base.replace('1376x768', '768x1376'),
         base.replace('seed: 3', 'seed: 4'),

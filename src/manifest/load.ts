@@ -1,3 +1,4 @@
+import { getProvider } from '../providers/registry.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../util/errors.js';
@@ -79,6 +80,8 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
   if (options.mode !== undefined && outputDir) {
     outputDir = applyMode(options.mode, raw, { root, source, outputDir, assets, diagnostics });
   }
+
+  if (diagnostics.errors.length === 0) await checkProviderParams(assets, diagnostics);
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({
@@ -284,5 +287,24 @@ function checkDuplicateIds(entries: AssetEntry[], diagnostics: Diagnostics): voi
     const { file, line, col } = earlier.at;
     const where = entry.label !== undefined ? `${entry.label}: ` : '';
     diagnostics.error('E_DUPLICATE_ID', `${where}duplicate asset id ${quote(entry.id)} (first defined at ${file}:${line}:${col})`, entry.idAt, 'rename one of them');
+  }
+}
+
+/**
+ * Each provider's own checks of its parameters (sizes, qualities, retired options), so nothing
+ * invalid reaches an API and the error points into the manifest. Assets sharing parameters
+ * are checked once: a catalogue of a thousand rows costs one check.
+ */
+async function checkProviderParams(assets: ResolvedAsset[], diagnostics: Diagnostics): Promise<void> {
+  const seen = new Set<string>();
+  for (const asset of assets) {
+    if (asset.source) continue;
+    const key = JSON.stringify([asset.generate.provider, asset.generate.model, asset.generate.size, asset.generate.quality, asset.generate.options]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const provider = await getProvider(asset.generate.provider);
+    for (const d of provider.validate?.(asset.generate, asset.at) ?? []) {
+      (d.severity === 'warning' ? diagnostics.warnings : diagnostics.errors).push(d);
+    }
   }
 }

@@ -72,6 +72,7 @@ import {
   throwIfInvalid,
   type CheckedImage,
   type OptionCheck,
+  SELF_HOSTED_COMMON_OPTIONS,
 } from './self-hosted.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
@@ -96,6 +97,8 @@ const OPTION_CHECKS: Record<string, OptionCheck> = {
 export const comfyuiProvider: ImageProvider = {
   name: 'comfyui',
   remote: true,
+  // Key variable, endpoint, timeouts, retries and GPU pricing never change the image.
+  transportOptions: SELF_HOSTED_COMMON_OPTIONS,
 
   fingerprint(params: GenerateParams): Record<string, string> {
     const out: Record<string, string> = { provider: 'comfyui', api: 'prompt' };

@@ -175,6 +175,9 @@ function parseSize(size: string): { width: number; height: number } | undefined 
   return width > 0 && height > 0 ? { width, height } : undefined;
 }
 
+/** Options that change how a request travels, not the image: left out of cache keys. */
+export const GEMINI_TRANSPORT_OPTIONS = ['apiKeyEnv', 'baseUrl', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'timeoutMs'] as const;
+
 /** Options the gemini provider takes. */
 export const GEMINI_OPTIONS = [
   'aspectRatio',

@@ -20,7 +20,7 @@
 import { ApiError, GoogleGenAI, Modality, type GenerateContentResponse, type Part } from '@google/genai';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
-import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams } from './gemini-models.js';
+import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams, GEMINI_TRANSPORT_OPTIONS } from './gemini-models.js';
 import { estimateGeminiCost, geminiActualCost, type GeminiUsage } from './gemini-pricing.js';
 import { cancelled, ProviderError, retrySettings, withRetry } from './retry.js';
 import { checkImageBytes, clip, errnoCode, fromBase64, throwIfInvalid, type CheckedImage } from './self-hosted.js';
@@ -44,6 +44,8 @@ const BLOCKING_FINISH = new Set([
 export const geminiProvider: ImageProvider = {
   name: 'gemini',
   remote: true,
+  // Key variable, endpoint, timeouts, retries and GPU pricing never change the image.
+  transportOptions: GEMINI_TRANSPORT_OPTIONS,
 
   fingerprint(params: GenerateParams): Record<string, string> {
     return { provider: 'gemini', api: 'generateContent', model: params.model };

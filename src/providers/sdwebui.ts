@@ -60,6 +60,7 @@ import {
   statusError,
   throwIfInvalid,
   type OptionCheck,
+  SELF_HOSTED_COMMON_OPTIONS,
 } from './self-hosted.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
@@ -93,6 +94,8 @@ export function checkpointOf(model: string): string | undefined {
 export const sdwebuiProvider: ImageProvider = {
   name: 'sdwebui',
   remote: true,
+  // Key variable, endpoint, timeouts, retries and GPU pricing never change the image.
+  transportOptions: SELF_HOSTED_COMMON_OPTIONS,
 
   fingerprint(params: GenerateParams): Record<string, string> {
     return { provider: 'sdwebui', api: 'sdapi/v1', checkpoint: checkpointOf(params.model) ?? 'current' };
