@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { FileHashes } from '../cache/file-hashes.js';
 import { acquireBuildLock } from '../cache/lock.js';
@@ -24,18 +25,16 @@ import type { ResolvedManifest } from '../manifest/types.js';
 import { getProvider } from '../providers/registry.js';
 import { getUpscaler } from '../upscalers/registry.js';
 import type { PipelineReport, ReportOutput, StepStatus } from '../report/types.js';
-import { decodeImage, encodePng, imageExtension } from '../steps/decode.js';
-import { runGenerate } from '../steps/generate.js';
-import { runNormalize } from '../steps/normalize.js';
-import { cleanupBackground } from '../steps/cleanup.js';
-import { runRender } from '../steps/render.js';
-import { runUpscale } from '../steps/upscale.js';
 import { ExitCode, GptError, manifestError, toGptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
 import type { BuildEvent, BuildListener, NodeRef } from './events.js';
 import { Pool, RateLimiter } from './pool.js';
 import { assembleReport, type NodeOutcome } from './outcomes.js';
 import { closest } from '../manifest/suggest.js';
+
+/** The step runners pull in sharp and LittleCMS: loaded on first use, so a no-op build never pays for them. */
+let stepsModule: Promise<typeof import('../steps/index.js')> | undefined;
+const steps = () => (stepsModule ??= import('../steps/index.js'));
 
 export interface BuildOptions {
   /** Build only these assets (and what they depend on). */
@@ -190,7 +189,8 @@ async function runBuild(
   await store.ensureDirs();
   const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) };
   for (const id of env.forced) selectionOf(graph, [id]);
-  const plan = await planBuild(graph, env, selected);
+  const planned = new Map<string, { inputHashes: string[]; decision: NodeDecision }>();
+  const plan = await planBuild(graph, env, selected, planned);
   await checkPolicy(graph, plan, options);
   if (options.frozen) checkLock(plan, cache.lock);
   emit({
@@ -205,6 +205,8 @@ async function runBuild(
   });
 
   const abort = new AbortController();
+  // Every job waiting for a pool slot listens for the abort: thousands may wait at once.
+  setMaxListeners(0, abort.signal);
   const onOuterAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) abort.abort(options.signal.reason);
@@ -278,12 +280,12 @@ async function runBuild(
         const inputNode = graph.nodes.get(input);
         const inputOutcome = outcomes.get(input);
         // A lazily computed node is finished when its last consumer is.
-        if (inputNode && inputOutcome?.lazy) releaseInputs(inputNode);
+        if (inputNode && inputOutcome?.lazy && !inputOutcome.inputsReleased) releaseInputs(inputNode);
       }
     }
   };
 
-  const decodeStored = (hash: string, label: string) => decodeImage(store.objectPath(hash), label);
+  const decodeStored = async (hash: string, label: string) => (await steps()).decodeImage(store.objectPath(hash), label);
 
   /** The pixels of a node's output: decoded from the store or a file, or computed on demand. */
   const pixelsOf = (id: string): Promise<RawImage> => {
@@ -300,7 +302,7 @@ async function runBuild(
     } else {
       const decoding =
         node.kind === 'source'
-          ? decodeImage(graph.assets.get(node.asset)?.source as string, `source image ${projectPath(manifest, graph.assets.get(node.asset)?.source as string)} of "${node.asset}"`)
+          ? steps().then((m) => m.decodeImage(graph.assets.get(node.asset)?.source as string, `source image ${projectPath(manifest, graph.assets.get(node.asset)?.source as string)} of "${node.asset}"`))
           : decodeStored(outcome.outputHash, `cached image of ${id}`);
       // An unreadable image is that node's failure, reported once, not its consumer's.
       promise = decoding.catch((err: unknown) => {
@@ -339,7 +341,7 @@ async function runBuild(
       if (node.kind === 'upscale') {
         const upscaler = await getUpscaler(asset.upscale.engine);
         const result = await pools[upscaler.pool].run(
-          () => runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) }),
+          async () => (await steps()).runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) }),
           signal,
         );
         outcome.meta = result.meta;
@@ -347,6 +349,7 @@ async function runBuild(
       } else {
         const reference = node.whiteBalanceInput ? inputs[node.inputs.indexOf(node.whiteBalanceInput)] : undefined;
         image = await pools.process.run(async () => {
+          const { runNormalize, cleanupBackground } = await steps();
           const balanced = await runNormalize(inputs[0] as RawImage, reference);
           return asset.normalize ? cleanupBackground(balanced, asset.normalize) : balanced;
         }, signal);
@@ -354,6 +357,9 @@ async function runBuild(
       outcome.status = 'built';
       outcome.ms = Date.now() - t0;
       emit({ type: 'node-done', node: refOf(node), status: 'built', ms: outcome.ms });
+      // Its own pixels are all its consumers need: the (full-size) inputs can go now.
+      outcome.inputsReleased = true;
+      releaseInputs(node);
       return image;
     } catch (err) {
       if (err instanceof UpstreamFailed) throw err;
@@ -391,7 +397,14 @@ async function runBuild(
     const t0 = Date.now();
     let decision: NodeDecision;
     try {
-      decision = await decideNode(graph, node, inputs.map((o) => o.outputHash as string), env);
+      // The plan already decided nodes whose inputs it knew: reuse that when the inputs came
+      // out as planned, so a no-op build reads each action record once.
+      const inputHashes = inputs.map((o) => o.outputHash as string);
+      const known = planned.get(node.id);
+      decision =
+        known && known.inputHashes.length === inputHashes.length && known.inputHashes.every((h, i) => h === inputHashes[i])
+          ? known.decision
+          : await decideNode(graph, node, inputHashes, env);
     } catch (err) {
       return finish(node, { status: 'failed', error: toGptError(err), ms: Date.now() - t0 });
     }
@@ -463,7 +476,7 @@ async function runBuild(
           if (!started) emit({ type: 'node-start', node: ref, reasons });
           started = true;
           try {
-            return await runGenerate(asset, call.params, reference, {
+            return await (await steps()).runGenerate(asset, call.params, reference, {
               signal,
               pricing: manifest.pricing,
               ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
@@ -485,7 +498,7 @@ async function runBuild(
           throw error;
         });
         // Commit the paid image before anything downstream runs: a crash from here costs no second call.
-        const ext = imageExtension(result.image);
+        const ext = (await steps()).imageExtension(result.image);
         const object = await store.putBytes(result.image);
         const ms = Date.now() - t0;
         const meta = {
@@ -527,9 +540,9 @@ async function runBuild(
       const upscaler = await getUpscaler(asset.upscale.engine);
       const result = await pools[upscaler.pool].run(async () => {
         emit({ type: 'node-start', node: ref, reasons });
-        return runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+        return (await steps()).runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
       }, signal);
-      const object = await store.putBytes(await encodePng(result.image));
+      const object = await store.putBytes(await (await steps()).encodePng(result.image));
       const ms = Date.now() - t0;
       // A fallback result is not what the key promises: keep it out of the cache, so the real
       // engine runs once it is available (e.g. after Vulkan is installed).
@@ -547,7 +560,7 @@ async function runBuild(
     const input = await pixelsOf(node.inputs[0] as string);
     const rendered = await pools.process.run(async () => {
       emit({ type: 'node-start', node: ref, reasons });
-      return runRender(input, target, manifest);
+      return (await steps()).runRender(input, target, manifest);
     }, signal);
     // Preflight problems of a `preflight: warn` target: delivered, and said.
     for (const message of rendered.warnings) warn(node, message);

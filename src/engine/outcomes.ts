@@ -22,6 +22,8 @@ export interface NodeOutcome {
   /** Computed only if a consumer needs its pixels. */
   lazy?: boolean;
   passThrough?: boolean;
+  /** A lazily computed node let go of its inputs as soon as it had its own pixels. */
+  inputsReleased?: boolean;
   /** A cached deliverable was copied back into out/. */
   restored?: boolean;
   output?: ReportOutput;

@@ -151,7 +151,13 @@ interface Cause {
  * What a build would do, without doing it: keys are computed wherever the inputs' content
  * is known; a node downstream of one that must run is assumed to run too.
  */
-export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<string>): Promise<Plan> {
+export async function planBuild(
+  graph: BuildGraph,
+  env: PlanEnv,
+  selected?: Set<string>,
+  /** Filled with each decided node's decision and the input hashes it was made for, so a build can reuse them. */
+  decisionsOut?: Map<string, { inputHashes: string[]; decision: NodeDecision }>,
+): Promise<Plan> {
   const hashes = new Map<string, string>();
   const planned = new Map<string, PlannedNode>();
   const lazy = new Set<string>();
@@ -178,13 +184,33 @@ export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<
     }
   };
 
+  // Decide every node as soon as its inputs are decided, all at once: the cache lookups (one
+  // action record and a stat per node) overlap instead of queueing behind each other.
+  const early = new Map<string, Promise<NodeDecision | undefined>>();
+  const decideEarly = (id: string): Promise<NodeDecision | undefined> => {
+    let promise = early.get(id);
+    if (!promise) {
+      promise = (async () => {
+        const node = graph.nodes.get(id) as GraphNode;
+        const inputs = await Promise.all(node.inputs.map(decideEarly));
+        const inputHashes = inputs.map((d) => d?.outputHash);
+        if (!inputHashes.every((h): h is string => h !== undefined)) return undefined;
+        return decideNode(graph, node, inputHashes, env);
+      })();
+      early.set(id, promise);
+    }
+    return promise;
+  };
+  await Promise.all(graph.order.filter((id) => !selected || selected.has(id)).map(decideEarly));
+
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
     const node = graph.nodes.get(id) as GraphNode;
     const inputHashes = node.inputs.map((input) => hashes.get(input));
     const known = inputHashes.every((h): h is string => h !== undefined);
-    const decision = known ? await decideNode(graph, node, inputHashes as string[], env) : undefined;
+    const decision = known ? await decideEarly(id) : undefined;
     if (decision) decisions.set(id, decision);
+    if (decision) decisionsOut?.set(id, { inputHashes: inputHashes as string[], decision });
     if (decision?.outputHash) hashes.set(id, decision.outputHash);
     let action: PlanAction = 'run';
     let reasons: string[] = [];

@@ -1,8 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { preflightFile } from '../../color/preflight.js';
 import { closest } from '../../manifest/suggest.js';
-import { targetProfile } from '../../steps/render.js';
 import { ExitCode, GptError } from '../../util/errors.js';
 import type { CommandContext } from './context.js';
 import { shown } from './context.js';
@@ -28,6 +26,8 @@ export function registerPreflightCommand(program: Command, context: CommandConte
       }
       const absolute = path.resolve(io.cwd, file);
       // Checked even when the target says `preflight: off`: the user asked for it.
+      // The colour engine (sharp, LittleCMS) is loaded only for this command.
+      const [{ preflightFile }, { targetProfile }] = await Promise.all([import('../../color/preflight.js'), import('../../steps/render.js')]);
       const result = await preflightFile(absolute, { ...target, preflight: target.preflight === 'warn' ? 'warn' : 'error' }, await targetProfile(target, manifest));
       if (g.json) {
         io.out.write(`${JSON.stringify({ file: shown(io.cwd, absolute), target: target.id, ...result })}\n`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { watch, type WatchEvent } from '../../engine/watch.js';
+import type { WatchEvent } from '../../engine/watch.js';
 import { ExitCode, formatDiagnostic, type GptError } from '../../util/errors.js';
 import type { Reporter } from '../reporters/types.js';
 import type { CommandContext } from './context.js';
@@ -82,6 +82,8 @@ export function registerWatchCommand(program: Command, context: CommandContext):
         }
       };
 
+      // chokidar is loaded only when watching: other commands start faster without it.
+      const { watch } = await import('../../engine/watch.js');
       const session = watch(context.manifestFile(cmd), {
         cwd: io.cwd,
         debounceMs: opts.debounce,
