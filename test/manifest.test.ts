@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -534,5 +534,101 @@ describe('schema and helpers', () => {
     expect(closest('openia', ['procedural', 'openai'])).toBe('openai');
     expect(closest('zzz', ['procedural', 'openai'])).toBeUndefined();
     expect(closest('A7', ['A0', 'A5'])).toBeUndefined();
+  });
+});
+
+describe('parse cache (.gpt4k/parsed/)', () => {
+  /** A manifest using what positions see through: block, folded and quoted scalars, escapes, flow maps, includes. */
+  const RICH: Record<string, string> = {
+    [MANIFEST]: [
+      'version: 1',
+      TARGETS,
+      'styles:',
+      '  catalog: { prefix: "Packshot \\"studio\\" light:", reference: hero }',
+      'defaults:',
+      '  generate: { provider: procedural, size: 64x64 }',
+      'assets:',
+      '  hero:',
+      '    prompt: >',
+      '      A folded prompt',
+      '      over two lines, front view',
+      '  "quoted-id": { prompt: "caf\\u00e9 \\"au lait\\", stunning flat lay", targets: [a3] }',
+      "  plain: { prompt: 'it''s a mug, close-up', style: catalog }",
+      '  block:',
+      '    prompt: |',
+      '      Literal block',
+      '      kept as written',
+      '  structured:',
+      '    prompt:',
+      '      subject: "  Matte black bottle "',
+      '      details: [frosted glass, brushed cap]',
+      '      composition: front view, centered',
+      'include:',
+      '  - jobs.json',
+      '  - { file: more/batch.yaml, style: catalog, targets: [uhd] }',
+      '',
+    ].join('\n'),
+    'jobs.json': '[\n  { "id": "sku-001", "prompt": "bottle, three-quarter view", "generate": { "quality": "low" } },\n  { "id": "sku-002", "prompt": "cap\\ttab", "targets": ["a3"] }\n]\n',
+    'more/batch.yaml': '- id: sku-003\n  prompt: "jar on a\n    table"\n',
+  };
+  const entries = async (dir: string): Promise<string[]> => readdir(path.join(dir, '.gpt4k', 'parsed')).catch(() => []);
+
+  it('gives the same manifest, positions and prompt spans from a kept parse as from the parser', async () => {
+    const plain = await loadOk(RICH);
+    expect(await entries(plain.dir)).toEqual([]); // no .gpt4k/: nothing kept, nothing created
+
+    const dir = await project({ ...RICH });
+    await mkdir(path.join(dir, '.gpt4k'));
+    const first = await loadManifest(MANIFEST, { cwd: dir });
+    expect(await entries(dir)).toHaveLength(3); // the manifest and both batch files
+    const second = await loadManifest(MANIFEST, { cwd: dir });
+    if (!first.ok || !second.ok) throw new Error('expected valid manifests');
+    expect(second.value).toEqual(first.value);
+    // The same as a project without the cache, but for the project's directory.
+    const relative = (m: ResolvedManifest): string => JSON.stringify(m, (_k, v: unknown) => (v instanceof Map ? [...v] : v)).replaceAll(dir, '<dir>');
+    expect(relative(second.value)).toBe(relative(plain.manifest).replaceAll(plain.dir, '<dir>'));
+    expect(second.value.assets.find((a) => a.id === 'quoted-id')?.promptSpans?.length).toBeGreaterThan(0);
+  });
+
+  it('gives the same diagnostics from a kept parse, and never keeps a name of the project directory', async () => {
+    const files = {
+      [MANIFEST]: `version: 1\n${TARGETS}\nstyles:\n  s: { prefix: x, reference: nobody }\nassets:\n  hero: { prompt: "a \\"b\\" c", targets: [a33], style: sty }\n  mug:\n    prompt: >\n      folded\n      text\n    generate: { provider: openia }\n`,
+    };
+    const dir = await project(files);
+    await mkdir(path.join(dir, '.gpt4k'));
+    const first = await loadManifest(MANIFEST, { cwd: dir });
+    const second = await loadManifest(MANIFEST, { cwd: dir });
+    expect(await entries(dir)).toHaveLength(1);
+    if (first.ok || second.ok) throw new Error('expected errors');
+    expect(first.error.map((d) => d.code).sort()).toEqual(['E_UNKNOWN_ASSET', 'E_UNKNOWN_PROVIDER', 'E_UNKNOWN_STYLE', 'E_UNKNOWN_TARGET']);
+    expect(second.error).toEqual(first.error);
+    const [entry] = await entries(dir);
+    expect(await readFile(path.join(dir, '.gpt4k', 'parsed', entry!), 'utf8')).not.toContain(dir);
+  });
+
+  it('parses again when the file changes, and keeps no parse with YAML diagnostics or aliases', async () => {
+    const dir = await project({ [MANIFEST]: `version: 1\n${TARGETS}\nassets:\n  hero: { prompt: one }\n` });
+    await mkdir(path.join(dir, '.gpt4k'));
+    await loadManifest(MANIFEST, { cwd: dir });
+    await writeFile(path.join(dir, MANIFEST), `version: 1\n${TARGETS}\nassets:\n  hero: { prompt: two }\n  mug: { prompt: three }\n`);
+    const changed = await loadManifest(MANIFEST, { cwd: dir });
+    if (!changed.ok) throw new Error('expected a valid manifest');
+    expect(changed.value.assets.map((a) => a.prompt)).toEqual(['two', 'three']);
+
+    // A duplicate key: reported on every load (the parse is not kept).
+    await writeFile(path.join(dir, MANIFEST), `version: 1\n${TARGETS}\nassets:\n  hero: { prompt: two }\n  hero: { prompt: three }\n`);
+    for (let i = 0; i < 2; i++) {
+      const dup = await loadManifest(MANIFEST, { cwd: dir });
+      expect(dup.ok ? [] : dup.error.map((d) => d.code)).toEqual(['E_DUPLICATE_ID']);
+    }
+
+    const aliases = await project({ [MANIFEST]: 'version: 1\ntargets:\n  a4: &print { paper: A4, dpi: 150 }\n  a4-bleed: { <<: *print, bleed_mm: 3 }\n' });
+    await mkdir(path.join(aliases, '.gpt4k'));
+    for (let i = 0; i < 2; i++) {
+      const loaded = await loadManifest(MANIFEST, { cwd: aliases });
+      if (!loaded.ok) throw new Error('expected a valid manifest');
+      expect(loaded.value.targets.get('a4-bleed')).toMatchObject({ paper: 'A4', dpi: 150, bleedMm: 3 });
+    }
+    expect(await entries(aliases)).toEqual([]);
   });
 });

@@ -20,8 +20,6 @@ import { didYouMean } from './suggest.js';
  * point at the row in the data file (file:line, and say the row number).
  */
 
-export const CATALOG_EXTENSIONS = ['.csv', '.jsonl', '.ndjson'];
-
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** One data row: its 1-based number among the data rows, and the line it starts on. */

@@ -8,9 +8,9 @@ import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNa
 import { Diagnostics, sortDiagnostics } from './context.js';
 import { DEFAULTS, defaultProcessLimit } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
-import { parseSource, type DataPath, type Located, type SourceFile } from './positions.js';
+import { sourceFileOf, type DataPath, type Located, type SourceFile } from './positions.js';
+import { ParseCache } from './parse-cache.js';
 import type { RawBatchEntry, RawCatalogInclude, RawManifest } from './raw.js';
-import { CATALOG_EXTENSIONS, catalogEntries } from './catalog.js';
 import { didYouMean } from './suggest.js';
 import { quote, validateSchema } from './schema.js';
 import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
@@ -18,6 +18,8 @@ import { resolveTargets } from './targets.js';
 
 /** Include files gpt4k reads: the batch format as JSON, or the same list written in YAML. */
 const INCLUDE_EXTENSIONS = ['.json', '.yaml', '.yml'];
+/** Catalog includes (catalog.ts, loaded only for them: it brings a CSV parser and Mustache). */
+const CATALOG_EXTENSIONS = ['.csv', '.jsonl', '.ndjson'];
 /** gpt4k's own state lives here; deliverables must not land in it. */
 const STATE_DIR = '.gpt4k';
 
@@ -34,7 +36,8 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
   const inputFiles = [manifestFile];
   const done = (): Diagnostic[] => sortDiagnostics(diagnostics.errors, inputFiles);
 
-  const source = await readSource(manifestFile, undefined, 'manifest', diagnostics);
+  const cache = new ParseCache(root, path.join(root, STATE_DIR));
+  const source = await readSource(manifestFile, undefined, 'manifest', diagnostics, cache);
   if (!source) return fail(done());
   const raw = source.data as RawManifest;
 
@@ -50,7 +53,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
 
   const entries = manifestEntries(raw, source);
   for (const [index, include] of (raw.include ?? []).entries()) {
-    const included = await includeEntries(include, index, root, source, { targetIds, styles }, diagnostics);
+    const included = await includeEntries(include, index, root, source, { targetIds, styles }, diagnostics, cache);
     if (!included) continue;
     inputFiles.push(included.file);
     entries.push(...included.entries);
@@ -139,6 +142,7 @@ async function readSource(
   missingAt: Located | undefined,
   kind: 'manifest' | 'batch',
   diagnostics: Diagnostics,
+  cache: ParseCache,
 ): Promise<SourceFile | undefined> {
   let text: string;
   try {
@@ -149,13 +153,25 @@ async function readSource(
     diagnostics.error('E_MISSING_FILE', `${what} ${quote(file)} ${reason}`, missingAt);
     return undefined;
   }
-  const parsed = parseSource(file, text);
-  diagnostics.errors.push(...parsed.errors);
-  diagnostics.warnings.push(...parsed.warnings);
-  if (!parsed.source) return undefined;
-  const schemaErrors = validateSchema(kind, parsed.source);
+  // An unchanged file is read back from .gpt4k/parsed/ instead of parsed (parse-cache.ts).
+  const kept = await cache.get(file, text);
+  if (kept) {
+    const source = sourceFileOf(file, text, kept);
+    const schemaErrors = validateSchema(kind, source);
+    diagnostics.errors.push(...schemaErrors);
+    return schemaErrors.length > 0 ? undefined : source;
+  }
+  const { parseSource } = await import('./parse.js');
+  const result = parseSource(file, text);
+  diagnostics.errors.push(...result.errors);
+  diagnostics.warnings.push(...result.warnings);
+  if (!result.source) return undefined;
+  const schemaErrors = validateSchema(kind, result.source);
   diagnostics.errors.push(...schemaErrors);
-  return schemaErrors.length > 0 ? undefined : parsed.source;
+  if (schemaErrors.length > 0) return undefined;
+  // Only a clean parse is kept: every YAML diagnostic still comes from the parser.
+  if (result.parsed && result.errors.length === 0 && result.warnings.length === 0) await cache.put(file, text, result.parsed);
+  return result.source;
 }
 
 /** output must stay inside the project, and be neither the project root nor gpt4k's state dir. */
@@ -227,6 +243,7 @@ async function includeEntries(
   manifest: SourceFile,
   known: { targetIds: string[]; styles: Map<string, ResolvedStyle> },
   diagnostics: Diagnostics,
+  cache: ParseCache,
 ): Promise<{ file: string; entries: AssetEntry[] } | undefined> {
   const spec: RawCatalogInclude = typeof include === 'string' ? { file: include } : include;
   const fileAt = manifest.valueAt(typeof include === 'string' ? ['include', index] : ['include', index, 'file']);
@@ -248,7 +265,10 @@ async function includeEntries(
     diagnostics.error('E_MISSING_FILE', `include file ${quote(spec.file)} does not exist`, fileAt, `looked for ${file}`);
     return undefined;
   }
-  if (catalog) return { file, entries: await catalogEntries(spec, index, file, manifest, diagnostics) };
+  if (catalog) {
+    const { catalogEntries } = await import('./catalog.js');
+    return { file, entries: await catalogEntries(spec, index, file, manifest, diagnostics) };
+  }
   for (const field of ['id', 'prompt', 'generate', 'upscale', 'normalize', 'delimiter'] as const) {
     if (spec[field] === undefined) continue;
     diagnostics.error(
@@ -258,7 +278,7 @@ async function includeEntries(
       'put it on the entries of the batch file instead',
     );
   }
-  const source = await readSource(file, fileAt, 'batch', diagnostics);
+  const source = await readSource(file, fileAt, 'batch', diagnostics, cache);
   if (!source) return { file, entries: [] };
 
   const inherited: NonNullable<AssetEntry['inherited']> = {};

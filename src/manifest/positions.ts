@@ -1,12 +1,11 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import type { Diagnostic, SourcePosition } from '../util/errors.js';
+import type { SourcePosition } from '../util/errors.js';
 
 /** A path into parsed data, as ajv's instancePath splits it: keys and sequence indexes. */
 export type DataPath = ReadonlyArray<string | number>;
 
 /**
  * One parsed manifest or include file: its data as plain JS, plus what it takes to turn a
- * data path back into `file:line:col` (the YAML node tree and the line offsets).
+ * data path back into `file:line:col` (the position tree and the line starts).
  */
 export interface SourceFile {
   file: string;
@@ -33,81 +32,127 @@ export interface Located {
 }
 
 /**
- * Parses YAML (JSON too: it is YAML 1.2) keeping positions. Syntax errors come back as
- * diagnostics at the parser's position and `source` is then absent; duplicate keys come back
- * as errors beside a usable `source`.
+ * What positions need of a parsed file, without the YAML document: each node's range, a map's
+ * pairs by key text (the first of a key wins), a sequence's items, a string scalar's value.
+ * Plain data, so a parse can be kept in .gpt4k/ (parse-cache.ts) and a no-op build skip the
+ * YAML parser (parse.ts makes the tree): lookups behave the same whether the tree was just made
+ * or read back.
  */
-export function parseSource(file: string, text: string): { source?: SourceFile; errors: Diagnostic[]; warnings: Diagnostic[] } {
-  const lineCounter = new LineCounter();
-  // uniqueKeys off: duplicates are reported below with the first key's position too.
-  // merge: `<<: *anchor` is how people share target settings in YAML configs.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
-  const lines = text.split(/\r?\n/);
-  const locate = (offset: number): Located => {
-    const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
-    return { at: { file, line, col }, sourceLine: lines[line - 1] ?? '' };
-  };
-  const toDiagnostic = (e: { code: string; message: string; pos: [number, number] }, severity: 'error' | 'warning'): Diagnostic => ({
-    code: e.code === 'DUPLICATE_KEY' ? 'E_DUPLICATE_KEY' : severity === 'error' ? 'E_YAML' : 'W_YAML',
-    message: firstLine(e.message),
-    ...locate(e.pos[0]),
-    severity,
-  });
-  const errors = doc.errors.map((e) => toDiagnostic(e, 'error'));
-  const warnings = doc.warnings.map((e) => toDiagnostic(e, 'warning'));
-  if (errors.length > 0) return { errors, warnings };
-  // A duplicate key leaves a usable document (the last one wins), so checking goes on.
-  errors.push(...duplicateKeys(doc, locate));
+export interface PositionTree {
+  /** [start, value end] of the node (yaml's `range`), null when it has none. */
+  r: [number, number] | null;
+  /** A map: [key text, key node, value node] per pair, in order, first of each key only. */
+  m?: Array<[string, PositionTree | null, PositionTree | null]>;
+  /** A sequence: its items. */
+  q?: Array<PositionTree | null>;
+  /** A string scalar's value (charAt walks it against the source text). */
+  v?: string;
+}
 
-  const nodeStart = (node: unknown, fallback: number): number => {
-    const range = (node as Node | null | undefined)?.range;
-    return range ? range[0] : fallback;
-  };
+/** A parse ready to become a SourceFile (the parse cache stores exactly this). */
+export interface ParsedText {
+  data: unknown;
+  tree: PositionTree | null;
+  /** Offsets where lines start, as yaml's LineCounter recorded them while parsing. */
+  lineStarts: number[];
+  /** False when the data would not survive JSON (aliases, non-finite numbers, -0). */
+  plain: boolean;
+}
+
+/**
+ * A SourceFile over a parse, fresh from parse.ts or read back from the parse cache. Needs no
+ * YAML parser: a no-op build that finds its parse kept never loads one.
+ */
+export function sourceFileOf(file: string, text: string, parsed: ParsedText): SourceFile {
+  return sourceFile(file, text, parsed, locator(file, text, parsed.lineStarts));
+}
+
+function sourceFile(file: string, text: string, parsed: ParsedText, locate: (offset: number) => Located): SourceFile {
+  const { tree } = parsed;
+  const nodeStart = (node: PositionTree | null | undefined, fallback: number): number => node?.r?.[0] ?? fallback;
   const source: SourceFile = {
     file,
     text,
-    data: doc.toJS({ maxAliasCount: 100 }) ?? null,
+    data: parsed.data,
     valueAt: (path) => {
-      const found = walk(doc, path);
+      const found = walk(tree, path);
       return locate(nodeStart(found.value, nodeStart(found.key, nodeStart(found.parent, 0))));
     },
     keyAt: (path) => {
-      const found = walk(doc, path);
+      const found = walk(tree, path);
       return locate(nodeStart(found.key, nodeStart(found.value, nodeStart(found.parent, 0))));
     },
     textAt: (path) => {
-      const range = (walk(doc, path).value as Node | undefined)?.range;
+      const range = walk(tree, path).value?.r;
       return range ? text.slice(range[0], range[1]) : undefined;
     },
     charAt: (path, index) => {
-      const found = walk(doc, path);
-      const value = found.value as Node | undefined;
-      if (!isScalar(value) || typeof value.value !== 'string' || !value.range) return source.valueAt(path);
-      return locate(value.range[0] + scalarOffset(text.slice(value.range[0], value.range[1]), value.value, index));
+      const value = walk(tree, path).value;
+      if (value?.v === undefined || !value.r) return source.valueAt(path);
+      return locate(value.r[0] + scalarOffset(text.slice(value.r[0], value.r[1]), value.v, index));
     },
     offsetAt: (offset) => locate(offset),
   };
-  return { source, errors, warnings };
+  return source;
+}
+
+/** Offsets to `file:line:col` with the line's text. */
+export function locator(file: string, text: string, lineStarts: readonly number[]): (offset: number) => Located {
+  const lines = text.split(/\r?\n/);
+  return (offset) => {
+    const { line, col } = linePos(lineStarts, Math.max(0, Math.min(offset, text.length)));
+    return { at: { file, line, col }, sourceLine: lines[line - 1] ?? '' };
+  };
+}
+
+/** yaml's LineCounter.linePos over the line starts it recorded: 1-based line and column. */
+function linePos(lineStarts: readonly number[], offset: number): { line: number; col: number } {
+  let low = 0;
+  let high = lineStarts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (lineStarts[mid]! < offset) low = mid + 1;
+    else high = mid;
+  }
+  if (lineStarts[low] === offset) return { line: low + 1, col: 1 };
+  if (low === 0) return { line: 0, col: offset };
+  return { line: low, col: offset - lineStarts[low - 1]! + 1 };
 }
 
 interface Found {
   /** The deepest node reached (the path's own node when the whole path exists). */
-  parent: unknown;
-  key?: unknown;
-  value?: unknown;
+  parent: PositionTree | null | undefined;
+  key?: PositionTree | null;
+  value?: PositionTree | null;
 }
 
-function walk(doc: Document, path: DataPath): Found {
-  let node: unknown = doc.contents;
+/**
+ * Each map's pairs by key text, built on a map's first lookup: positions are asked for every
+ * asset (its id, its prompt), and a linear search of a 1,000-asset `assets:` map per asset made
+ * loading quadratic.
+ */
+const pairIndex = new WeakMap<PositionTree, Map<string, [string, PositionTree | null, PositionTree | null]>>();
+
+function findPair(map: PositionTree & { m: NonNullable<PositionTree['m']> }, key: string): [string, PositionTree | null, PositionTree | null] | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map(map.m.map((pair) => [pair[0], pair]));
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
+function walk(tree: PositionTree | null, path: DataPath): Found {
+  let node = tree;
   let found: Found = { parent: node, value: node };
   for (const segment of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(segment));
+    if (node?.m) {
+      const pair = findPair(node as PositionTree & { m: NonNullable<PositionTree['m']> }, String(segment));
       if (!pair) return { parent: node };
-      found = { parent: node, key: pair.key, value: pair.value ?? pair.key };
-      node = pair.value;
-    } else if (isSeq(node)) {
-      const item = node.items[Number(segment)];
+      found = { parent: node, key: pair[1], value: pair[2] ?? pair[1] };
+      node = pair[2];
+    } else if (node?.q) {
+      const item = node.q[Number(segment)];
       if (item === undefined) return { parent: node };
       found = { parent: node, value: item };
       node = item;
@@ -115,40 +160,6 @@ function walk(doc: Document, path: DataPath): Found {
       return { parent: found.value ?? found.parent };
     }
   }
-  return found;
-}
-
-/**
- * A key given twice in one map. Under `assets:` that is a duplicate asset id; the message says
- * where the first one is, since YAML would otherwise silently keep the last.
- */
-function duplicateKeys(doc: Document, locate: (offset: number) => Located): Diagnostic[] {
-  const assets = doc.get('assets', true);
-  const found: Diagnostic[] = [];
-  visit(doc, {
-    Map(_, map) {
-      const first = new Map<string, number>();
-      for (const pair of map.items) {
-        const key = keyText(pair.key);
-        const start = (pair.key as Node | null)?.range?.[0];
-        if (key === undefined || start === undefined) continue;
-        const earlier = first.get(key);
-        if (earlier === undefined) {
-          first.set(key, start);
-          continue;
-        }
-        const was = locate(earlier).at;
-        const what = map === assets ? 'asset id' : 'key';
-        found.push({
-          code: map === assets ? 'E_DUPLICATE_ID' : 'E_DUPLICATE_KEY',
-          message: `duplicate ${what} ${JSON.stringify(key)} (first defined at ${was.file}:${was.line}:${was.col})`,
-          ...locate(start),
-          severity: 'error',
-          hint: 'rename or remove one of them',
-        });
-      }
-    },
-  });
   return found;
 }
 
@@ -189,13 +200,4 @@ export function scalarOffset(raw: string, value: string, index: number): number 
   // Land on the character itself, not on skipped indentation or a line break before it.
   while (j < raw.length && i < value.length && raw[j] !== value[i] && /\s/.test(raw[j] ?? '')) j++;
   return Math.min(j, raw.length);
-}
-
-function keyText(key: unknown): string | undefined {
-  if (isScalar(key)) return String(key.value);
-  return undefined;
-}
-
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? message).trim();
 }

@@ -1,43 +1,33 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../util/errors.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
+import { batch, manifest, type SchemaValidator } from './schema-validator.generated.js';
 import { didYouMean } from './suggest.js';
 
 /**
  * The JSON Schema in schemas/ is the single source of truth for the manifest's shape. It sits
  * two folders up from both src/manifest/ and dist/manifest/, so one relative URL serves both.
+ * The validators are compiled from it ahead of time (scripts/compile-schema.mjs, `npm run
+ * schema`) into schema-validator.generated.ts, so no process pays for ajv's compilation.
  */
 export const SCHEMA_URL = new URL('../../schemas/pipeline.schema.json', import.meta.url);
 
 type SchemaObject = Record<string, unknown>;
 
-let compiled: { schema: SchemaObject; manifest: ValidateFunction; batch: ValidateFunction } | undefined;
+const validators: Record<'manifest' | 'batch', SchemaValidator> = { manifest, batch };
 
-/** The schema as parsed JSON (for docs and for the defaults test). */
+let parsedSchema: SchemaObject | undefined;
+
+/** The schema as parsed JSON (for docs, the defaults test and "did you mean" hints); read on first use. */
 export function pipelineSchema(): SchemaObject {
-  return compile().schema;
-}
-
-function compile(): NonNullable<typeof compiled> {
-  if (compiled) return compiled;
-  const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as SchemaObject;
-  // verbose: errors carry parentSchema (allowed keys, errorCode) and the offending data.
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, logger: false });
-  // An annotation: the Diagnostic code for a failed pattern (E_BAD_SIZE, E_BAD_ID).
-  ajv.addKeyword({ keyword: 'errorCode', schemaType: 'string' });
-  ajv.addSchema(schema);
-  const id = String(schema.$id);
-  const manifest = ajv.getSchema(id);
-  const batch = ajv.getSchema(`${id}#/definitions/batchFile`);
-  if (!manifest || !batch) throw new Error(`schema ${id} did not compile`);
-  compiled = { schema, manifest, batch };
-  return compiled;
+  parsedSchema ??= JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as SchemaObject;
+  return parsedSchema;
 }
 
 /** Validates a parsed manifest (`kind: 'manifest'`) or include file (`'batch'`). */
 export function validateSchema(kind: 'manifest' | 'batch', source: SourceFile): Diagnostic[] {
-  const validate = compile()[kind];
+  const validate = validators[kind];
   if (validate(source.data)) return [];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -177,7 +167,7 @@ function patternDiagnostic(parent: SchemaObject, data: unknown, where: string, l
 function allowedKeys(parent: SchemaObject, path: DataPath, kind: 'manifest' | 'batch'): string[] {
   const own = Object.keys((parent.properties as SchemaObject | undefined) ?? {});
   if (kind === 'manifest' && path.length === 2 && path[0] === 'targets') {
-    const defs = compile().schema.definitions as Record<string, SchemaObject>;
+    const defs = pipelineSchema().definitions as Record<string, SchemaObject>;
     const print = Object.keys((defs.printTarget?.properties as SchemaObject | undefined) ?? {});
     const screen = Object.keys((defs.screenTarget?.properties as SchemaObject | undefined) ?? {});
     const preset = Object.keys((defs.presetTarget?.properties as SchemaObject | undefined) ?? {});

@@ -178,18 +178,30 @@ function duplicates(assets: ResolvedAsset[]): Finding[] {
     if (first) report(item, first, 1);
     else exact.set(key, item);
   }
-  // Jaccard >= 0.9 needs the smaller set to be at least 0.9 of the larger: compare by size.
-  const bySize = [...items].sort((a, b) => a.words.size - b.words.size);
-  for (let i = 0; i < bySize.length; i++) {
-    const a = bySize[i]!;
-    for (let j = i + 1; j < bySize.length; j++) {
-      const b = bySize[j]!;
-      if (a.words.size < DUPLICATE_SIMILARITY * b.words.size) break;
-      if (a.template !== undefined && a.template === b.template) continue;
-      const similarity = jaccard(a.words, b.words);
+  // Prefix filtering (as in set-similarity joins): with every word set ordered rarest word
+  // first, two sets whose Jaccard similarity reaches the threshold share a word among their
+  // first |set| - ceil(t·|set|) + 1 words. Only such pairs are compared, so a catalogue of a
+  // thousand similar rows costs a few thousand comparisons, not half a million.
+  const frequency = new Map<string, number>();
+  for (const item of items) for (const word of item.words) frequency.set(word, (frequency.get(word) ?? 0) + 1);
+  const rarestFirst = (x: string, y: string) => (frequency.get(x) ?? 0) - (frequency.get(y) ?? 0) || (x < y ? -1 : x > y ? 1 : 0);
+  const byPrefixWord = new Map<string, number[]>();
+  for (const [i, item] of items.entries()) {
+    const size = item.words.size;
+    const prefix = [...item.words].sort(rarestFirst).slice(0, size - Math.ceil(DUPLICATE_SIMILARITY * size) + 1);
+    const candidates = new Set<number>();
+    for (const word of prefix) for (const j of byPrefixWord.get(word) ?? []) candidates.add(j);
+    for (const j of candidates) {
+      const earlier = items[j]!;
+      if (earlier.template !== undefined && earlier.template === item.template) continue;
+      const similarity = jaccard(earlier.words, item.words);
       if (similarity < DUPLICATE_SIMILARITY || similarity >= 1) continue;
-      const [earlier, later] = a.order < b.order ? [a, b] : [b, a];
-      report(later, earlier, similarity);
+      report(item, earlier, similarity);
+    }
+    for (const word of prefix) {
+      const list = byPrefixWord.get(word);
+      if (list) list.push(i);
+      else byPrefixWord.set(word, [i]);
     }
   }
   return findings;

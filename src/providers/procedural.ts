@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
+import type { default as Sharp } from 'sharp';
 import { GptError } from '../util/errors.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+
+// sharp is loaded on first use: validating a manifest (which loads this provider) stays cheap.
+let sharpModule: Promise<typeof Sharp> | undefined;
+const loadSharp = async (): Promise<typeof Sharp> => (await (sharpModule ??= import('sharp').then((m) => m.default)));
 
 /**
  * The offline, free provider: deterministic placeholder art for demos, tests and benchmarks.
@@ -68,6 +72,7 @@ function escapeXml(text: string): string {
 
 /** Average colors of the reference's four quadrants, decoded at a tiny size. */
 async function referenceColors(image: Buffer): Promise<Rgb[]> {
+  const sharp = await loadSharp();
   const { data } = await sharp(image)
     .removeAlpha()
     .resize(2, 2, { fit: 'fill', kernel: 'linear' })
@@ -240,6 +245,7 @@ export async function renderProcedural(request: Pick<GenerateRequest, 'prompt' |
   const scene = proceduralScene(request.prompt, width, height, seed, reference);
   const texture = turbulenceSvg(width, height, scene.textureSeed);
   // density 72: librsvg renders each SVG at its own pixel size.
+  const sharp = await loadSharp();
   const small = await sharp(Buffer.from(texture.svg), { density: 72 }).raw().toBuffer({ resolveWithObject: true });
   // Scaled up from raw pixels: asked of the SVG itself, sharp would re-render it at full size.
   const clouds = await sharp(small.data, { raw: { width: small.info.width, height: small.info.height, channels: small.info.channels } })
