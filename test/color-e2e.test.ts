@@ -5,8 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalStore } from '../src/cache/store.js';
 import { makeProject, type Project, type RunResult } from './support/cli-project.js';
 import { ensureBuilt } from './support/cli-run.js';
 import { FOGRA39 } from './support/paths.js';
@@ -43,7 +45,7 @@ let project: Project;
 let build: RunResult;
 
 beforeAll(async () => {
-  await ensureBuilt(['src/cli/main.ts', 'src/cli/commands/preflight.ts', 'src/color/render.ts', 'src/color/preflight.ts', 'src/color/pdf.ts', 'src/color/lcms.ts', 'src/color/white-balance.ts', 'src/steps/render.ts', 'src/steps/normalize.ts', 'src/engine/build.ts']);
+  await ensureBuilt(['src/cli/main.ts', 'src/cli/commands/preflight.ts', 'src/color/render.ts', 'src/color/preflight.ts', 'src/color/pdf.ts', 'src/color/lcms.ts', 'src/color/white-balance.ts', 'src/steps/render.ts', 'src/steps/normalize.ts', 'src/engine/build.ts', 'src/color/tiff-ink.ts', 'src/report/contact-sheet.ts']);
   project = await makeProject({ 'assets.pipeline.yaml': MANIFEST, 'press.icc': await readFile(FOGRA39) }, 'gpt4k-color-');
   build = await project.run(['build']);
 });
@@ -84,6 +86,24 @@ describe('gpt4k build with print targets', () => {
     expect(pdf?.preflight?.ok).toBe(true);
     const info = spawnSync('pdfinfo', ['-box', `${project.dir}/out/hero/cardpdf.pdf`], { encoding: 'utf8' });
     expect(info.stdout).toMatch(/TrimBox:\s+8\.50\s+8\.50\s+178\.58\s+235\.28\b/);
+  });
+
+  it("makes each deliverable's contact-sheet thumbnail from the render's own preview, not by decoding the file", async () => {
+    const report = await project.report();
+    const store = new LocalStore(path.join(project.dir, '.gpt4k'));
+    const checked: string[] = [];
+    for (const asset of report.assets) {
+      for (const step of asset.steps) {
+        if (step.kind !== 'render' || step.status !== 'built' || !step.key) continue;
+        const hash = (await store.getAction(step.key))?.meta?.previewHash;
+        expect(typeof hash, `${asset.id}/${step.target}: meta.previewHash`).toBe('string');
+        const thumb = await project.bytes(`out/.thumbs/${asset.id}/${step.target}.jpg`);
+        expect(thumb.equals(await readFile(store.objectPath(hash as string))), `${asset.id}/${step.target}`).toBe(true);
+        checked.push(`${asset.id}/${step.target}`);
+      }
+    }
+    // The TIFFs and the PDF, perceptual (libvips, 16-bit white-balanced input too) and relative (LittleCMS).
+    expect(checked.sort()).toEqual(['hero/card', 'hero/cardpdf', 'mug/card', 'mug/fine']);
   });
 
   it('delivers a preflight: warn target that fails, with ok: false in the report and a warning', async () => {

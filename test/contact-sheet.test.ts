@@ -6,11 +6,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadProfile } from '../src/color/profiles.js';
+import { renderTarget } from '../src/color/render.js';
+import type { ResolvedTarget } from '../src/manifest/types.js';
 import { writeContactSheet } from '../src/report/contact-sheet.js';
 import { escapeHtml } from '../src/report/html-render.js';
 import type { PipelineReport } from '../src/report/types.js';
 import { writeJsonReport } from '../src/report/write-report.js';
-import { REPO_ROOT } from './support/paths.js';
+import { FOGRA39, REPO_ROOT } from './support/paths.js';
 
 // Code in page.evaluate runs in Chromium; the project compiles without the DOM lib.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -291,6 +294,65 @@ describe('writeContactSheet', () => {
       const page = await readFile(file, 'utf8');
       expect(page).toContain('hero/web.png (missing)');
       expect(page).not.toContain('href="hero/web.png"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("uses the render's own preview as a print deliverable's thumbnail instead of decoding the file", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-sheet-preview-'));
+    try {
+      const outDir = path.join(dir, 'out');
+      await mkdir(path.join(outDir, 'hero'), { recursive: true });
+      await mkdir(path.join(outDir, 'sku-001'), { recursive: true });
+      // A real print render: the CMYK TIFF and the sRGB preview the render made beside it.
+      const fogra = await loadProfile('fogra39', { kind: 'file', path: FOGRA39 });
+      const width = 600;
+      const height = 848;
+      const picture = await sharp(scene(300, 424, '#0f6e78', '#0a3d4a', 'A3')).removeAlpha().raw().toBuffer();
+      const target: ResolvedTarget = {
+        id: 'a3', width, height, trimWidth: width, trimHeight: height, dpi: 300, bleedMm: 0, fit: 'cover', format: 'tiff',
+        color: { profile: 'fogra39', intent: 'perceptual', bpc: false }, preflight: 'off',
+      };
+      const rendered = await renderTarget({ data: picture, width: 300, height: 424, channels: 3, depth: 'uchar' }, target, fogra);
+      await writeFile(path.join(outDir, 'hero', 'a3.tif'), rendered.data);
+      await writeFile(path.join(outDir, 'sku-001', 'print.pdf'), '%PDF-1.4\n%%EOF\n');
+      const store = path.join(dir, 'objects');
+      await mkdir(store);
+      await writeFile(path.join(store, 'a3-preview'), rendered.preview);
+      await writeFile(path.join(store, 'pdf-preview'), rendered.preview);
+      const previews = new Map([
+        ['out/hero/a3.tif', path.join(store, 'a3-preview')],
+        ['out/sku-001/print.pdf', path.join(store, 'pdf-preview')],
+        ['out/hero/uhd.png', path.join(store, 'gone')], // missing: falls back to decoding
+      ]);
+      await sharp(scene(960, 540, '#e8a23a', '#b4462c', 'UHD')).png().toFile(path.join(outDir, 'hero', 'uhd.png'));
+      const asked: string[] = [];
+      const { thumbnails } = await writeContactSheet(makeReport(), {
+        root: dir,
+        outputDir: outDir,
+        previewFile: (outputPath) => {
+          asked.push(outputPath);
+          return previews.get(outputPath);
+        },
+      });
+      expect(asked).toEqual(expect.arrayContaining(['out/hero/a3.tif', 'out/hero/uhd.png', 'out/sku-001/print.pdf']));
+      // The TIFF's and the PDF's thumbnails are the previews, byte for byte; the PNG's was decoded.
+      const thumb = (rel: string) => readFile(path.join(outDir, '.thumbs', ...rel.split('/')));
+      expect((await thumb('hero/a3.jpg')).equals(rendered.preview)).toBe(true);
+      expect((await thumb('sku-001/print.jpg')).equals(rendered.preview)).toBe(true);
+      expect((await sharp(await thumb('hero/uhd.jpg')).metadata()).width).toBe(360);
+      expect(thumbnails).toBe(3);
+      // The preview is what the sheet promises: a small sRGB JPEG of the page, fitted as the page is.
+      const meta = await sharp(rendered.preview).metadata();
+      expect([meta.format, meta.space, meta.channels]).toEqual(['jpeg', 'srgb', 3]);
+      expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(360);
+      expect((meta.width ?? 0) / (meta.height ?? 1)).toBeCloseTo(width / height, 1);
+      const [r, g, b] = (await sharp(rendered.preview).stats()).channels.map((c) => c.mean);
+      expect(g!).toBeGreaterThan(r! + 20); // teal, as the picture is
+      expect(b!).toBeGreaterThan(r! + 20);
+      const page = await readFile(path.join(outDir, 'report.html'), 'utf8');
+      expect(page).toContain('.thumbs/sku-001/print.jpg');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

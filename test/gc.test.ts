@@ -85,14 +85,15 @@ describe('gpt4k cache stats / gc', () => {
 
     const before = await stats();
     expect(before.records).toMatchObject({ count: 6, byKind: { generate: 3, render: 3 }, reachable: 2, unreachable: 4 });
-    expect(before.objects).toMatchObject({ count: 6, reachable: { count: 2 }, unreachable: { count: 4 } });
+    // Each render also keeps its preview (the contact sheet's thumbnail): 3 images, 3 renders, 3 previews.
+    expect(before.objects).toMatchObject({ count: 9, reachable: { count: 3 }, unreachable: { count: 6 } });
     expect(before.totalBytes).toBeGreaterThan(before.objects.bytes);
     const human = await project.run(['cache', 'stats'], env());
     expect(human.stdout).toMatch(/action records: 6 \(generate 3, render 3\): 2 reachable, 4 unreachable/);
 
     // Keep the newest older generation (v2): v1's image and every old render go.
     const kept = await gc('--keep', '1');
-    expect(kept.removed).toMatchObject({ records: 3, objects: 3 });
+    expect(kept.removed).toMatchObject({ records: 3, objects: 5 });
     expect(kept.kept).toMatchObject({ reachableRecords: 2, olderGenerations: 1 });
 
     // Back to v2: its image was kept, so no request; v1 was removed, so it costs one again.

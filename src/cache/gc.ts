@@ -27,6 +27,8 @@ export interface RecordEntry {
   /** The key of the generation this record belongs to: its own, or for candidate K > 1 the base key. */
   generation: string;
   output: string;
+  /** Every object the record keeps alive: its output, and side objects such as a render's preview. */
+  objects: string[];
   createdAt: number;
   /** Bytes of the record file. */
   size: number;
@@ -66,7 +68,7 @@ export async function takeInventory(cacheDir: string): Promise<Inventory> {
       record = JSON.parse(text) as ActionRecord;
     } catch {
       // An unreadable record reaches nothing; it goes with the unreachable ones.
-      records.push({ key: path.basename(file, '.json'), nodeId: '?', kind: '?', asset: '?', generation: path.basename(file, '.json'), output: '', createdAt: info.mtimeMs, size: info.size, file });
+      records.push({ key: path.basename(file, '.json'), nodeId: '?', kind: '?', asset: '?', generation: path.basename(file, '.json'), output: '', objects: [], createdAt: info.mtimeMs, size: info.size, file });
       continue;
     }
     records.push({
@@ -76,6 +78,7 @@ export async function takeInventory(cacheDir: string): Promise<Inventory> {
       asset: record.nodeId.split('/')[0] ?? record.nodeId,
       generation: await generationOf(record),
       output: record.output.hash,
+      objects: [record.output.hash, ...(typeof record.meta?.['previewHash'] === 'string' ? [record.meta['previewHash']] : [])],
       createdAt: Date.parse(record.createdAt) || info.mtimeMs,
       size: info.size,
       file,
@@ -134,7 +137,7 @@ export function classify(inventory: Inventory, live: LiveSet, keep: number): Cla
     for (const group of newest.slice(0, Math.max(0, keep))) for (const record of group) kept.add(record);
   }
   const liveObjects = new Set(live.objects);
-  for (const record of reachable) liveObjects.add(record.output);
+  for (const record of reachable) for (const hash of record.objects) liveObjects.add(hash);
   return { reachable, kept, unreachable: unreachable.filter((r) => !kept.has(r)), liveObjects };
 }
 
@@ -194,7 +197,7 @@ export async function collectGarbage(cacheDir: string, inventory: Inventory, liv
   const victims = new Set<RecordEntry>();
   const objectsWanted = (survivors: Iterable<RecordEntry>): Set<string> => {
     const wanted = new Set(classified.liveObjects);
-    for (const record of survivors) wanted.add(record.output);
+    for (const record of survivors) for (const hash of record.objects) wanted.add(hash);
     return wanted;
   };
   const survivors = () => inventory.records.filter((r) => !victims.has(r));
@@ -205,7 +208,7 @@ export async function collectGarbage(cacheDir: string, inventory: Inventory, liv
   } else {
     // Count who still needs each object; orphans (no record, not pinned) go whatever the cap.
     const users = new Map<string, number>();
-    for (const record of inventory.records) users.set(record.output, (users.get(record.output) ?? 0) + 1);
+    for (const record of inventory.records) for (const hash of record.objects) users.set(hash, (users.get(hash) ?? 0) + 1);
     const needed = (hash: string) => classified.liveObjects.has(hash) || (users.get(hash) ?? 0) > 0;
     let size = inventory.records.reduce((n, r) => n + r.size, 0);
     for (const object of inventory.objects.values()) if (needed(object.hash)) size += object.size;
@@ -217,8 +220,10 @@ export async function collectGarbage(cacheDir: string, inventory: Inventory, liv
       if (size <= options.maxBytes) break;
       victims.add(record);
       size -= record.size;
-      users.set(record.output, (users.get(record.output) ?? 1) - 1);
-      if (!needed(record.output)) size -= inventory.objects.get(record.output)?.size ?? 0;
+      for (const hash of record.objects) {
+        users.set(hash, (users.get(hash) ?? 1) - 1);
+        if (!needed(hash)) size -= inventory.objects.get(hash)?.size ?? 0;
+      }
     }
     overCap = size > options.maxBytes;
   }

@@ -1,26 +1,18 @@
 import { createHash } from 'node:crypto';
-import {
-  cmsFLAGS_BLACKPOINTCOMPENSATION,
-  instantiate,
-  INTENT_ABSOLUTE_COLORIMETRIC,
-  INTENT_PERCEPTUAL,
-  INTENT_RELATIVE_COLORIMETRIC,
-  INTENT_SATURATION,
-  TYPE_CMYK_8,
-  TYPE_GRAY_8,
-  TYPE_RGB_8,
-  type LcmsModule,
-} from 'lcms-wasm';
+import type { LcmsModule } from 'lcms-wasm';
 import type { RenderingIntent } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import type { IccColorSpace } from './profiles.js';
 
 /**
- * The color engine: LittleCMS 2 (the library behind libvips' ICC support and Debian's `tificc`),
- * compiled to WebAssembly by lcms-wasm. sharp converts only with the perceptual intent; every
- * conversion gpt4k makes goes through here, so all four intents and black point compensation
- * come out exactly as LittleCMS computes them.
+ * The color engine for every conversion libvips cannot make as asked: LittleCMS 2 (the library
+ * behind libvips' ICC support and Debian's `tificc`), compiled to WebAssembly by lcms-wasm.
+ * sharp converts only with the perceptual intent and without black point compensation, so the
+ * relative, saturation and absolute intents, BPC, and pixels tagged with their own profile come
+ * here and come out exactly as LittleCMS computes them. The default (perceptual, no BPC, from
+ * sRGB) stays in libvips, multi-threaded (src/color/render.ts).
  *
+ * lcms-wasm is imported on first use, so a build that only renders perceptually never loads it.
  * Profiles and transforms are built once per process and kept: building a transform costs
  * ~20 ms, applying one to an A3 page at 300 dpi ~0.8 s. Pixels go through the WebAssembly heap
  * a slice at a time, so memory stays flat whatever the image size.
@@ -38,28 +30,41 @@ export interface TransformSpec {
   bpc: boolean;
 }
 
-const INTENTS: Record<RenderingIntent, number> = {
-  perceptual: INTENT_PERCEPTUAL,
-  relative: INTENT_RELATIVE_COLORIMETRIC,
-  saturation: INTENT_SATURATION,
-  absolute: INTENT_ABSOLUTE_COLORIMETRIC,
-};
+type LcmsApi = typeof import('lcms-wasm');
 
-const FORMATS: Record<IccColorSpace, { format: number; channels: number }> = {
-  RGB: { format: TYPE_RGB_8, channels: 3 },
-  CMYK: { format: TYPE_CMYK_8, channels: 4 },
-  GRAY: { format: TYPE_GRAY_8, channels: 1 },
-};
+interface Engine {
+  module: LcmsModule;
+  intents: Record<RenderingIntent, number>;
+  formats: Record<IccColorSpace, number>;
+  bpcFlag: number;
+}
+
+const CHANNELS: Record<IccColorSpace, number> = { RGB: 3, CMYK: 4, GRAY: 1 };
 
 /** Pixels per slice through the WebAssembly heap: 1 Mpx, 3-4 MB each way. */
 const SLICE_PIXELS = 1 << 20;
 
-let engine: Promise<LcmsModule> | undefined;
+let engine: Promise<Engine> | undefined;
 const profiles = new Map<string, number>();
 const transforms = new Map<string, number>();
 
-function lcms(): Promise<LcmsModule> {
-  engine ??= instantiate();
+async function load(): Promise<Engine> {
+  const api: LcmsApi = await import('lcms-wasm');
+  return {
+    module: await api.instantiate(),
+    intents: {
+      perceptual: api.INTENT_PERCEPTUAL,
+      relative: api.INTENT_RELATIVE_COLORIMETRIC,
+      saturation: api.INTENT_SATURATION,
+      absolute: api.INTENT_ABSOLUTE_COLORIMETRIC,
+    },
+    formats: { RGB: api.TYPE_RGB_8, CMYK: api.TYPE_CMYK_8, GRAY: api.TYPE_GRAY_8 },
+    bpcFlag: api.cmsFLAGS_BLACKPOINTCOMPENSATION,
+  };
+}
+
+function lcms(): Promise<Engine> {
+  engine ??= load();
   engine.catch(() => (engine = undefined));
   return engine;
 }
@@ -85,17 +90,17 @@ function openProfile(module: LcmsModule, bytes: ProfileBytes): number {
   return handle;
 }
 
-function transformFor(module: LcmsModule, spec: TransformSpec): number {
+function transformFor({ module, intents, formats, bpcFlag }: Engine, spec: TransformSpec): number {
   const key = [profileKey(spec.from), spec.fromSpace, profileKey(spec.to), spec.toSpace, spec.intent, spec.bpc].join(':');
   let handle = transforms.get(key);
   if (handle !== undefined) return handle;
-  const flags = spec.bpc ? cmsFLAGS_BLACKPOINTCOMPENSATION : 0;
+  const flags = spec.bpc ? bpcFlag : 0;
   handle = module._cmsCreateTransform(
     openProfile(module, spec.from),
-    FORMATS[spec.fromSpace].format,
+    formats[spec.fromSpace],
     openProfile(module, spec.to),
-    FORMATS[spec.toSpace].format,
-    INTENTS[spec.intent],
+    formats[spec.toSpace],
+    intents[spec.intent],
     flags,
   );
   if (!handle) {
@@ -109,21 +114,25 @@ function transformFor(module: LcmsModule, spec: TransformSpec): number {
 
 /** Channels per pixel of a color space's 8-bit samples. */
 export function channelsOf(space: IccColorSpace): number {
-  return FORMATS[space].channels;
+  return CHANNELS[space];
 }
 
 /**
  * Converts interleaved 8-bit pixels (no alpha) from one profile to another. Yields to the event
  * loop between slices so a long conversion does not starve progress output or cancellation.
+ * With `into`, the converted pixels are written there (e.g. straight into the strip of a tagged
+ * TIFF, src/color/tagged.ts) instead of a new buffer.
  */
-export async function convertPixels(pixels: Buffer, spec: TransformSpec): Promise<Buffer> {
-  const module = await lcms();
-  const transform = transformFor(module, spec);
-  const inChannels = FORMATS[spec.fromSpace].channels;
-  const outChannels = FORMATS[spec.toSpace].channels;
+export async function convertPixels(pixels: Buffer, spec: TransformSpec, into?: Buffer): Promise<Buffer> {
+  const lib = await lcms();
+  const { module } = lib;
+  const transform = transformFor(lib, spec);
+  const inChannels = CHANNELS[spec.fromSpace];
+  const outChannels = CHANNELS[spec.toSpace];
   const count = pixels.length / inChannels;
   if (!Number.isInteger(count)) throw new Error(`convertPixels: ${pixels.length} bytes is not a whole number of ${spec.fromSpace} pixels`);
-  const out = Buffer.allocUnsafe(count * outChannels);
+  if (into && into.length !== count * outChannels) throw new Error(`convertPixels: ${into.length} bytes to write into, expected ${count * outChannels}`);
+  const out = into ?? Buffer.allocUnsafe(count * outChannels);
   const slice = Math.min(SLICE_PIXELS, Math.max(1, count));
   const inAt = module._malloc(slice * inChannels);
   const outAt = module._malloc(slice * outChannels);

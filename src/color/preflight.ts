@@ -5,7 +5,10 @@ import type { ResolvedTarget } from '../manifest/types.js';
 import { MM_PER_INCH } from '../manifest/paper.js';
 import type { PreflightCheck, PreflightResult } from '../report/types.js';
 import { GptError } from '../util/errors.js';
+import { inkCoverage, type InkCoverage } from './ink.js';
 import { describeIcc, type IccColorSpace, type LoadedProfile } from './profiles.js';
+
+export { inkCoverage, InkHistogram, type InkCoverage } from './ink.js';
 
 /**
  * Preflight: the four reasons a repro house sends a file back (too few pixels for the print
@@ -36,6 +39,8 @@ export interface PreflightSubject {
   embedded?: Buffer;
   /** Interleaved 8-bit CMYK samples, for ink coverage. */
   cmyk?: Buffer;
+  /** Ink coverage already counted on the CMYK samples (by the render, as they were encoded). */
+  ink?: InkCoverage;
   /**
    * The pixels of real detail the file was made from: the image after the upscale step, before
    * the final resample to the target. A file checked on its own is its own detail.
@@ -43,41 +48,8 @@ export interface PreflightSubject {
   detail: { width: number; height: number };
 }
 
-export interface InkCoverage {
-  /** Total area coverage in percent (C+M+Y+K, 400 at most). */
-  max: number;
-  p99: number;
-}
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
-
-/** The highest and the 99th-percentile total ink of interleaved 8-bit CMYK samples. */
-export function inkCoverage(cmyk: Buffer): InkCoverage {
-  const histogram = new Uint32Array(4 * 255 + 1);
-  const pixels = Math.floor(cmyk.length / 4);
-  for (let i = 0; i < pixels * 4; i += 4) {
-    histogram[(cmyk[i] as number) + (cmyk[i + 1] as number) + (cmyk[i + 2] as number) + (cmyk[i + 3] as number)]!++;
-  }
-  let max = 0;
-  for (let s = histogram.length - 1; s >= 0; s--) {
-    if ((histogram[s] as number) > 0) {
-      max = s;
-      break;
-    }
-  }
-  let p99 = 0;
-  let seen = 0;
-  const rank = Math.ceil(pixels * 0.99);
-  for (let s = 0; s < histogram.length; s++) {
-    seen += histogram[s] as number;
-    if (seen >= rank) {
-      p99 = s;
-      break;
-    }
-  }
-  const percent = (sum: number): number => round1((sum / 255) * 100);
-  return { max: percent(max), p99: percent(p99) };
-}
 
 /**
  * Pixels of detail per inch of print. The image is scaled by the fit to cover (or sit inside)
@@ -146,9 +118,9 @@ export function runPreflight(subject: PreflightSubject, target: ResolvedTarget, 
     profile.description,
   );
 
-  if (subject.cmyk) {
+  if (subject.ink ?? subject.cmyk) {
     const limit = target.inkLimit ?? DEFAULT_INK_LIMIT;
-    const ink = inkCoverage(subject.cmyk);
+    const ink = subject.ink ?? inkCoverage(subject.cmyk as Buffer);
     const maxOk = ink.max <= limit + INK_ROUNDING;
     check('ink-max', maxOk, maxOk ? `highest total ink ${ink.max}%, limit ${limit}%` : `highest total ink ${ink.max}% exceeds the ${limit}% limit`, ink.max, limit);
     const p99Ok = ink.p99 <= limit;

@@ -6,21 +6,33 @@ import { GptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
 import { channelsOf, convertPixels, type ProfileBytes } from './lcms.js';
 import { writeImagePdf } from './pdf.js';
-import { describeIcc, type IccColorSpace, type LoadedProfile } from './profiles.js';
-import { taggedTiff } from './tagged.js';
+import { inkCoverage, type InkCoverage } from './ink.js';
+import { describeIcc, sharpProfileArg, type IccColorSpace, type LoadedProfile } from './profiles.js';
+import { allocTaggedTiff, taggedTiff } from './tagged.js';
+import { tiffInkCoverage } from './tiff-ink.js';
 
 /**
- * Rendering one deliverable, in three passes over the pixels:
+ * Rendering one deliverable: fit, convert, encode.
  *
  *   fit      sharp resizes (lanczos3) to the target's exact pixel size, in the image's own
  *            color space, and flattens onto paper white for formats without alpha;
- *   convert  LittleCMS converts to the target's profile with its rendering intent and black
- *            point compensation (src/color/lcms.ts), exactly as `tificc` would;
- *   encode   sharp writes TIFF/PNG/JPEG with the profile embedded and no further conversion;
- *            PDF is written by src/color/pdf.ts.
+ *   convert  to the target's profile with its rendering intent;
+ *   encode   TIFF (LZW) / PNG / JPEG with the profile embedded, by sharp; PDF by src/color/pdf.ts.
  *
- * The converted pixels are handed back with the file, so preflight reads the very numbers
- * that were encoded (ink coverage) without decoding the file again.
+ * Two engines convert (docs/color.md):
+ *
+ *   - the default, perceptual without black point compensation from sRGB pixels to CMYK, is
+ *     libvips' own icc_transform (LittleCMS inside, on every core), and fit, conversion and TIFF
+ *     encoding are one libvips pipeline, as a bare sharp script does it: no full-size buffer but
+ *     the input and the compressed file. It is within issue 5's tolerance of `tificc -t0`;
+ *   - every other intent, BPC, and pixels tagged with their own profile go through LittleCMS in
+ *     WebAssembly (src/color/lcms.ts), exactly as `tificc`, written straight into the strip of
+ *     a tagged TIFF that sharp then encodes without converting again.
+ *
+ * Preflight reads the ink of the very samples that were encoded, without a second full-size
+ * buffer: counted on the converted buffer while the encoder runs, or read back from the
+ * compressed TIFF strip by strip (src/color/tiff-ink.ts). A small sRGB JPEG preview is made
+ * from the input alongside, for the contact sheet.
  */
 
 export interface RenderInfo {
@@ -37,7 +49,11 @@ export interface RenderInfo {
 
 /** Interleaved 8-bit pixels in a profile's color space, as they were encoded. */
 export interface DevicePixels {
-  data: Buffer;
+  /**
+   * The samples, where the render held them whole (LittleCMS conversions, PDF); absent where
+   * libvips converted and encoded in one pass and the page never existed uncompressed.
+   */
+  data?: Buffer;
   width: number;
   height: number;
   space: IccColorSpace;
@@ -49,7 +65,18 @@ export interface RenderedTarget {
   data: Buffer;
   info: RenderInfo;
   pixels: DevicePixels;
+  /** Total ink of the CMYK pixels exactly as encoded (CMYK deliverables only). */
+  ink?: InkCoverage;
+  /**
+   * A small sRGB JPEG of the deliverable (long edge at most PREVIEW_MAX px, fitted as the
+   * target is), for the contact sheet: no need to decode the deliverable back.
+   */
+  preview: Buffer;
 }
+
+/** The preview's long edge and JPEG quality: those of the contact sheet's thumbnails. */
+export const PREVIEW_MAX = 360;
+const PREVIEW_QUALITY = 78;
 
 const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 
@@ -66,6 +93,15 @@ interface Fitted {
   alpha?: Buffer;
 }
 
+/** Converted pixels: whole (with the tagged TIFF that holds them for the encoder), or encoded already. */
+interface Converted {
+  device: DevicePixels;
+  /** An uncompressed TIFF with the target's profile embedded: device pixels (+ alpha). */
+  tiff?: Buffer;
+  /** The deliverable itself, when conversion and encoding were one libvips pass. */
+  encoded?: Buffer;
+}
+
 function resize(pipeline: Sharp, width: number, height: number, fit: Fit): Sharp {
   return pipeline.resize(width, height, {
     fit: FIT[fit],
@@ -76,13 +112,25 @@ function resize(pipeline: Sharp, width: number, height: number, fit: Fit): Sharp
   });
 }
 
+function spaceOf(image: RawImage): IccColorSpace {
+  return image.icc ? describeIcc(image.icc).colorSpace : image.channels <= 2 ? 'GRAY' : 'RGB';
+}
+
+/** Raw pixels into sharp with no color management: sRGB-like numbers stay as they are. */
+function rawInput(image: RawImage): Sharp {
+  const data = image.depth === 'ushort' && image.data.byteOffset % 2 !== 0 ? Buffer.from(image.data) : image.data;
+  const raw = { width: image.width, height: image.height, channels: image.channels };
+  const input = image.depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : data;
+  return sharp(input, { raw, limitInputPixels: false });
+}
+
 /**
  * Resizes without any color management: sharp sees sRGB-like numbers and leaves them so.
  * 16-bit samples are resized at 16 bits and only then reduced to 8 (sharp would otherwise treat
  * 16-bit RGB as Display P3 on the way through).
  */
 async function fitImage(image: RawImage, target: ResolvedTarget, keepAlpha: boolean): Promise<Fitted> {
-  const space: IccColorSpace = image.icc ? describeIcc(image.icc).colorSpace : image.channels <= 2 ? 'GRAY' : 'RGB';
+  const space = spaceOf(image);
   const profile: ProfileBytes = image.icc ?? 'srgb';
   const colorBands = channelsOf(space);
   if (space === 'GRAY' && !image.icc) {
@@ -99,19 +147,14 @@ async function fitImage(image: RawImage, target: ResolvedTarget, keepAlpha: bool
       .pipelineColourspace('cmyk')
       .toColourspace('cmyk');
   } else {
-    const data = image.depth === 'ushort' && image.data.byteOffset % 2 !== 0 ? Buffer.from(image.data) : image.data;
-    const raw = { width: image.width, height: image.height, channels: image.channels };
-    const input = image.depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : data;
-    pipeline = sharp(input, { raw, limitInputPixels: false });
+    pipeline = rawInput(image);
     if (image.depth === 'ushort') pipeline = pipeline.toColourspace(space === 'GRAY' ? 'b-w' : 'srgb');
   }
   pipeline = resize(pipeline, target.width, target.height, target.fit);
   const hasAlpha = image.channels > colorBands;
   if (hasAlpha && !keepAlpha) pipeline = pipeline.flatten({ background: WHITE });
   const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.width !== target.width || info.height !== target.height) {
-    throw new GptError('E_INTERNAL', `target "${target.id}": resized to ${info.width}x${info.height}, expected ${target.width}x${target.height}`);
-  }
+  checkSize(info, target);
   if (info.channels === colorBands) return { data, width: info.width, height: info.height, space, profile };
   const pixels = info.width * info.height;
   const color = Buffer.allocUnsafe(pixels * colorBands);
@@ -123,58 +166,157 @@ async function fitImage(image: RawImage, target: ResolvedTarget, keepAlpha: bool
   return { data: color, width: info.width, height: info.height, space, profile, alpha };
 }
 
-async function convert(fitted: Fitted, target: ResolvedTarget, profile: LoadedProfile): Promise<Buffer> {
-  // sRGB pixels for an sRGB deliverable: nothing to convert (every intent is the identity).
-  if (fitted.profile === 'srgb' && profile.ref.kind === 'builtin' && profile.ref.name === 'srgb') return fitted.data;
-  return convertPixels(fitted.data, {
-    from: fitted.profile,
-    fromSpace: fitted.space,
-    to: profile.bytes,
-    toSpace: profile.colorSpace,
-    intent: target.color.intent,
-    bpc: target.color.bpc,
-  });
+function checkSize(info: { width: number; height: number }, target: ResolvedTarget): void {
+  if (info.width !== target.width || info.height !== target.height) {
+    throw new GptError('E_INTERNAL', `target "${target.id}": resized to ${info.width}x${info.height}, expected ${target.width}x${target.height}`);
+  }
 }
 
-function interleave(color: Buffer, alpha: Buffer, bands: number): Buffer {
+/**
+ * Whether libvips converts this render: the perceptual intent without black point
+ * compensation, from untagged (sRGB) pixels, to a CMYK profile. libvips' icc_transform is
+ * LittleCMS with the perceptual intent, run on every core and fused with the resize.
+ */
+export function libvipsConverts(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): boolean {
+  return (
+    target.color.intent === 'perceptual' &&
+    !target.color.bpc &&
+    profile.colorSpace === 'CMYK' &&
+    image.icc === undefined &&
+    (image.channels === 3 || image.channels === 4)
+  );
+}
+
+/**
+ * The fast path: fit, convert and (for TIFF) encode in one libvips pipeline, as a bare sharp
+ * script would: LZW compression runs alongside the resize and the conversion on libvips'
+ * threads, and no full-size buffer exists but the input and the compressed file. PDF takes
+ * the converted samples raw.
+ */
+async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<Converted> {
+  let pipeline: Sharp;
+  if (image.depth === 'uchar') {
+    pipeline = resize(rawInput(image), target.width, target.height, target.fit);
+  } else {
+    // 16-bit: fit at 16 bits down to 8-bit sRGB first (libvips would take 16-bit RGB for P3).
+    const fitted = await fitImage(image, target, false);
+    pipeline = sharp(fitted.data, { raw: { width: fitted.width, height: fitted.height, channels: 3 }, limitInputPixels: false });
+  }
+  pipeline = pipeline.flatten({ background: WHITE }).withIccProfile(sharpProfileArg(profile));
+  const shape = { width: target.width, height: target.height, space: profile.colorSpace, alpha: false };
+  if (target.format === 'pdf') {
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    checkSize(info, target);
+    if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips gave ${info.channels} channels, expected CMYK`);
+    return { device: { ...shape, data } };
+  }
+  const { data, info } = await tiffOptions(pipeline, target).toBuffer({ resolveWithObject: true });
+  checkSize(info, target);
+  if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips wrote ${info.channels} channels, expected CMYK`);
+  return { device: shape, encoded: data };
+}
+
+function tiffOptions(pipeline: Sharp, target: ResolvedTarget): Sharp {
+  const perMm = (target.dpi ?? 300) / MM_PER_INCH;
+  return pipeline.tiff({ compression: 'lzw', xres: perMm, yres: perMm, resolutionUnit: 'inch' });
+}
+
+/** The CMYK samples of an encoded TIFF, decoded whole by libvips (when tiffInkCoverage cannot read it). */
+async function cmykSamples(tiff: Buffer): Promise<Buffer> {
+  const { data, info } = await sharp(tiff, { ignoreIcc: true, limitInputPixels: false }).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new GptError('E_INTERNAL', `an encoded CMYK TIFF decoded to ${info.channels} channels`);
+  return data;
+}
+
+/** The exact path: fit in libvips, convert in LittleCMS, straight into a tagged TIFF's strip. */
+async function convertWithLcms(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<Converted> {
+  const fitted = await fitImage(image, target, target.format === 'png');
+  const bands = channelsOf(profile.colorSpace);
+  const shape = { width: fitted.width, height: fitted.height, space: profile.colorSpace, alpha: fitted.alpha !== undefined };
+  // sRGB pixels for an sRGB deliverable: nothing to convert (every intent is the identity).
+  const identity = fitted.profile === 'srgb' && profile.ref.kind === 'builtin' && profile.ref.name === 'srgb';
+  const spec = { from: fitted.profile, fromSpace: fitted.space, to: profile.bytes, toSpace: profile.colorSpace, intent: target.color.intent, bpc: target.color.bpc };
+  if (target.format === 'pdf') {
+    return { device: { ...shape, data: identity ? fitted.data : await convertPixels(fitted.data, spec) } };
+  }
+  const channels = (bands + (fitted.alpha ? 1 : 0)) as RawImage['channels'];
+  const { tiff, pixels } = allocTaggedTiff({ width: fitted.width, height: fitted.height, channels, depth: 'uchar', icc: profile.bytes });
+  if (!fitted.alpha) {
+    if (identity) fitted.data.copy(pixels);
+    else await convertPixels(fitted.data, spec, pixels);
+    return { device: { ...shape, data: pixels }, tiff };
+  }
+  const color = identity ? fitted.data : await convertPixels(fitted.data, spec);
+  interleave(color, fitted.alpha, bands, pixels);
+  return { device: { ...shape, data: color }, tiff };
+}
+
+function interleave(color: Buffer, alpha: Buffer, bands: number, out: Buffer): void {
   const pixels = alpha.length;
-  const out = Buffer.allocUnsafe(pixels * (bands + 1));
   for (let p = 0, o = 0; p < pixels; p++) {
     for (let c = 0; c < bands; c++) out[o++] = color[p * bands + c] as number;
     out[o++] = alpha[p] as number;
   }
-  return out;
 }
 
-/** Encodes device pixels with `profile` embedded; sharp is told not to convert them. */
-async function encode(device: DevicePixels, alpha: Buffer | undefined, target: ResolvedTarget, profile: LoadedProfile): Promise<Buffer> {
-  const bands = channelsOf(device.space);
-  const data = alpha ? interleave(device.data, alpha, bands) : device.data;
-  const tagged = taggedTiff({ data, width: device.width, height: device.height, channels: (bands + (alpha ? 1 : 0)) as RawImage['channels'], depth: 'uchar', icc: profile.bytes });
-  let pipeline = sharp(tagged, { ignoreIcc: true, limitInputPixels: false });
+/** Encodes the converted pixels with `profile` embedded; sharp is told not to convert them. */
+async function encode(converted: Converted, target: ResolvedTarget, profile: LoadedProfile): Promise<Buffer> {
+  const { device, tiff } = converted;
+  if (target.format === 'pdf') {
+    if (!device.data) throw new GptError('E_INTERNAL', `target "${target.id}": no pixels for the PDF`);
+    return writeImagePdf({ ...device, data: device.data }, {
+      widthMm: target.widthMm ?? (target.trimWidth / (target.dpi ?? 300)) * MM_PER_INCH,
+      heightMm: target.heightMm ?? (target.trimHeight / (target.dpi ?? 300)) * MM_PER_INCH,
+      bleedMm: target.bleedMm,
+      profile: profile.bytes,
+      profileDescription: profile.description,
+      title: `${target.id} (${profile.description})`,
+    });
+  }
+  if (!tiff) throw new GptError('E_INTERNAL', `target "${target.id}": no pixels to encode`);
+  let pipeline = sharp(tiff, { ignoreIcc: true, limitInputPixels: false });
   if (device.space === 'CMYK') pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
   pipeline = pipeline.keepIccProfile();
   switch (target.format) {
-    case 'tiff': {
-      const perMm = (target.dpi ?? 300) / MM_PER_INCH;
-      return pipeline.tiff({ compression: 'lzw', xres: perMm, yres: perMm, resolutionUnit: 'inch' }).toBuffer();
-    }
+    case 'tiff':
+      return tiffOptions(pipeline, target).toBuffer();
     case 'png':
       if (target.dpi !== undefined) pipeline = pipeline.withDensity(target.dpi);
       return pipeline.png().toBuffer();
     case 'jpeg':
       if (target.dpi !== undefined) pipeline = pipeline.withDensity(target.dpi);
       return pipeline.jpeg({ quality: target.quality ?? 90 }).toBuffer();
-    case 'pdf':
-      return writeImagePdf(device, {
-        widthMm: target.widthMm ?? (target.trimWidth / (target.dpi ?? 300)) * MM_PER_INCH,
-        heightMm: target.heightMm ?? (target.trimHeight / (target.dpi ?? 300)) * MM_PER_INCH,
-        bleedMm: target.bleedMm,
-        profile: profile.bytes,
-        profileDescription: profile.description,
-        title: `${target.id} (${profile.description})`,
-      });
   }
+}
+
+/** The preview's size: the target's, scaled so its long edge is at most PREVIEW_MAX. */
+export function previewSize(target: { width: number; height: number }): { width: number; height: number } {
+  const long = Math.max(target.width, target.height);
+  if (long <= PREVIEW_MAX) return { width: target.width, height: target.height };
+  const scale = PREVIEW_MAX / long;
+  return { width: Math.max(1, Math.round(target.width * scale)), height: Math.max(1, Math.round(target.height * scale)) };
+}
+
+/**
+ * A small sRGB JPEG of the deliverable, made from the input fitted as the target fits it (the
+ * same centred crop or letterbox, at preview size): a cheap shrink, where a thumbnail of the
+ * deliverable would decode and convert a whole print file back.
+ */
+async function makePreview(image: RawImage, target: ResolvedTarget): Promise<Buffer> {
+  const size = previewSize(target);
+  let pipeline: Sharp;
+  if (image.icc) {
+    // Pixels in their own profile (Display P3, CMYK): libvips converts them to sRGB on load.
+    pipeline = sharp(taggedTiff({ ...image, icc: image.icc }), { limitInputPixels: false });
+  } else {
+    pipeline = rawInput(image);
+    if (image.depth === 'ushort') pipeline = pipeline.toColourspace(image.channels <= 2 ? 'b-w' : 'srgb');
+  }
+  return resize(pipeline, size.width, size.height, target.fit)
+    .flatten({ background: WHITE })
+    .toColourspace('srgb')
+    .jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true })
+    .toBuffer();
 }
 
 function checkTarget(target: ResolvedTarget, profile: LoadedProfile): void {
@@ -193,18 +335,29 @@ function checkTarget(target: ResolvedTarget, profile: LoadedProfile): void {
   }
 }
 
-/** Fits, converts and encodes `image` for one delivery target. */
+/** Fits, converts and encodes `image` for one delivery target, with a preview. */
 export async function renderTarget(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<RenderedTarget> {
   checkTarget(target, profile);
-  const fitted = await fitImage(image, target, target.format === 'png');
-  const device: DevicePixels = {
-    data: await convert(fitted, target, profile),
-    width: fitted.width,
-    height: fitted.height,
-    space: profile.colorSpace,
-    alpha: fitted.alpha !== undefined,
-  };
-  const data = await encode(device, fitted.alpha, target, profile);
+  if (spaceOf(image) === 'GRAY' && !image.icc) {
+    throw new GptError('E_UNSUPPORTED', 'untagged grayscale pixels cannot be rendered yet; decode them to sRGB first');
+  }
+  // The preview shrinks the input on libvips' threads while the conversion runs.
+  const preview = makePreview(image, target);
+  preview.catch(() => undefined); // awaited below; a failed conversion must not leave it unhandled
+  const converted = libvipsConverts(image, target, profile) ? await convertWithLibvips(image, target, profile) : await convertWithLcms(image, target, profile);
+  const { device } = converted;
+  let data: Buffer;
+  let ink: InkCoverage | undefined;
+  if (converted.encoded) {
+    // Converted and encoded in one pass: the ink is read back from the file, strip by strip.
+    data = converted.encoded;
+    if (device.space === 'CMYK') ink = tiffInkCoverage(data) ?? inkCoverage(await cmykSamples(data));
+  } else {
+    const encoding = encode(converted, target, profile);
+    // Counted on the buffer the encoder is reading, while it encodes.
+    if (device.space === 'CMYK' && device.data) ink = inkCoverage(device.data);
+    data = await encoding;
+  }
   const dpi = target.format === 'tiff' || target.format === 'pdf' ? (target.dpi ?? 300) : target.dpi;
   return {
     data,
@@ -217,5 +370,7 @@ export async function renderTarget(image: RawImage, target: ResolvedTarget, prof
       icc: profile.description,
     },
     pixels: device,
+    ...(ink ? { ink } : {}),
+    preview: await preview,
   };
 }

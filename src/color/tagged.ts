@@ -22,6 +22,22 @@ interface Entry {
 
 /** Uncompressed single-strip TIFF of `image` with `image.icc` embedded (tag 34675). */
 export function taggedTiff(image: RawImage & { icc: Buffer }): Buffer {
+  const { tiff, pixels } = allocTaggedTiff(image);
+  if (image.data.length !== pixels.length) throw new Error(`taggedTiff: ${image.data.length} bytes of pixels, expected ${pixels.length}`);
+  image.data.copy(pixels);
+  return tiff;
+}
+
+/** The shape of a tagged TIFF's pixels: everything of a RawImage but the pixels themselves. */
+export type TaggedShape = Pick<RawImage, 'width' | 'height' | 'channels' | 'depth'> & { icc: Buffer };
+
+/**
+ * An uncompressed single-strip TIFF with `image.icc` embedded, its pixels not yet written:
+ * `pixels` is the strip, a view into `tiff`, for a converter to write into directly, so the
+ * pixels and the file that carries them to libvips are one buffer, not two.
+ */
+export function allocTaggedTiff(image: TaggedShape): { tiff: Buffer; pixels: Buffer } {
+  const dataLength = image.width * image.height * image.channels * (image.depth === 'ushort' ? 2 : 1);
   const { colorSpace } = describeIcc(image.icc);
   const colorBands = colorSpace === 'CMYK' ? 4 : colorSpace === 'RGB' ? 3 : 1;
   const extra = image.channels - colorBands;
@@ -39,7 +55,7 @@ export function taggedTiff(image: RawImage & { icc: Buffer }): Buffer {
     { tag: 273, type: LONG, values: [0] }, // patched below: the pixels follow everything else
     { tag: 277, type: SHORT, values: [image.channels] },
     { tag: 278, type: LONG, values: [image.height] },
-    { tag: 279, type: LONG, values: [image.data.length] },
+    { tag: 279, type: LONG, values: [dataLength] },
     { tag: 284, type: SHORT, values: [1] },
     ...(extra === 1 ? [{ tag: 338, type: SHORT, values: [2] }] : []), // unassociated alpha
     { tag: 34675, type: UNDEFINED, values: image.icc },
@@ -52,8 +68,11 @@ export function taggedTiff(image: RawImage & { icc: Buffer }): Buffer {
     const size = sizeOf(e);
     if (size > 4) outOfLine += size + (size % 2);
   }
-  const headSize = 8 + ifdSize + outOfLine;
-  const head = Buffer.alloc(headSize);
+  // Pixels start on an 8-byte boundary: 16-bit samples and whole-pixel views stay aligned.
+  const headSize = Math.ceil((8 + ifdSize + outOfLine) / 8) * 8;
+  const tiff = Buffer.allocUnsafeSlow(headSize + dataLength);
+  const head = tiff.subarray(0, headSize);
+  head.fill(0);
   const u16 = (v: number, at: number): number => (little ? head.writeUInt16LE(v, at) : head.writeUInt16BE(v, at));
   const u32 = (v: number, at: number): number => (little ? head.writeUInt32LE(v, at) : head.writeUInt32BE(v, at));
 
@@ -83,5 +102,6 @@ export function taggedTiff(image: RawImage & { icc: Buffer }): Buffer {
     }
   });
   u32(0, 10 + entries.length * 12);
-  return Buffer.concat([head, image.data], headSize + image.data.length);
+  return { tiff, pixels: tiff.subarray(headSize) };
 }
+

@@ -565,7 +565,9 @@ async function runBuild(
     // Preflight problems of a `preflight: warn` target: delivered, and said.
     for (const message of rendered.warnings) warn(node, message);
     const object = await store.putBytes(rendered.data);
-    const meta: Record<string, unknown> = { ...rendered.info };
+    // The render's small sRGB preview: the contact sheet's thumbnail, without decoding the file.
+    const preview = await store.putBytes(rendered.preview);
+    const meta: Record<string, unknown> = { ...rendered.info, previewHash: preview.hash };
     const ms = Date.now() - t0;
     await store.putAction({
       version: 1, key: decision.key, nodeId: node.id, kind: node.kind,
@@ -637,7 +639,15 @@ async function runBuild(
   if (options.contactSheet !== false) {
     try {
       const { writeContactSheet } = await import('../report/contact-sheet.js');
-      await writeContactSheet(report, { root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file) });
+      // Each render's sRGB preview (meta.previewHash) is its thumbnail: no print file decoded back.
+      const previews = new Map<string, string>();
+      for (const outcome of outcomes.values()) {
+        const hash = outcome.meta?.previewHash;
+        if (outcome.output && typeof hash === 'string') previews.set(outcome.output.path, store.objectPath(hash));
+      }
+      await writeContactSheet(report, {
+        root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file), previewFile: (outputPath) => previews.get(outputPath),
+      });
     } catch (err) {
       emit({ type: 'warning', message: `contact sheet not written: ${(err as Error).message}` });
     }

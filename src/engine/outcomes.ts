@@ -43,8 +43,9 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
   const byAsset = new Map<string, ReportAsset>();
   let providerCalls = 0;
   let retries = 0;
+  const inBuild = new Set(order.map((id) => graph.nodes.get(id)?.asset));
   for (const asset of graph.manifest.assets) {
-    if (!order.some((id) => graph.nodes.get(id)?.asset === asset.id)) continue;
+    if (!inBuild.has(asset.id)) continue;
     byAsset.set(asset.id, {
       id: asset.id,
       status: 'cached',

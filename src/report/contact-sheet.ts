@@ -1,7 +1,8 @@
 /**
  * out/report.html: the contact sheet a person judges a batch by. It opens from disk (file://)
  * with no server and no network; thumbnails are small JPEGs under out/.thumbs/, remade only
- * when their deliverable changed, so a no-op build stays cheap.
+ * when their deliverable changed, so a no-op build stays cheap. A thumbnail is the render's own
+ * sRGB preview when the engine has one (options.previewFile), else made from the deliverable.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
@@ -29,6 +30,13 @@ export interface ContactSheetOptions {
   outputDir: string;
   /** Shown in the page title, e.g. "assets.pipeline.yaml". */
   manifestName?: string;
+  /**
+   * The sRGB JPEG preview the render made of a deliverable (src/color/render.ts), by the
+   * output's project-relative path as the report gives it: a file to copy as the thumbnail
+   * instead of decoding the deliverable (a 17 MP CMYK TIFF takes about a second). Undefined, or
+   * a file that is gone, falls back to decoding.
+   */
+  previewFile?: (outputPath: string) => string | undefined;
 }
 
 interface ThumbIndexEntry {
@@ -76,7 +84,7 @@ export async function writeContactSheet(
       };
       const thumbKey = `${safeSegment(asset.id)}/${safeSegment(output.target)}.jpg`;
       jobs.push(async () => {
-        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next);
+        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next, options.previewFile?.(output.path));
         entry.preview = result.preview;
         if (!result.exists) entry.href = null;
       });
@@ -114,12 +122,14 @@ async function previewFor(
   thumbKey: string,
   previous: Readonly<ThumbIndex>,
   next: ThumbIndex,
+  previewFile: string | undefined,
 ): Promise<{ preview: Preview; exists: boolean }> {
   const info = await stat(file).catch(() => null);
   if (!info || !info.isFile()) {
     return { preview: { kind: 'placeholder', label: 'Missing', detail: 'rebuild to restore it' }, exists: false };
   }
-  if (isPdf(output, file)) {
+  const pdf = isPdf(output, file);
+  if (pdf && !previewFile) {
     return { preview: { kind: 'placeholder', label: 'PDF', detail: 'open to view' }, exists: true };
   }
 
@@ -138,6 +148,16 @@ async function previewFor(
     return { preview: { kind: 'image', src, width: old.width, height: old.height }, exists: true };
   }
 
+  // The render's own preview: copied, not remade.
+  const copied = previewFile ? await copyPreview(previewFile, thumbFile) : undefined;
+  if (copied) {
+    next.entries[thumbKey] = { source, size: info.size, mtimeMs: info.mtimeMs, ...copied };
+    return { preview: { kind: 'image', src, ...copied }, exists: true };
+  }
+  if (pdf) {
+    return { preview: { kind: 'placeholder', label: 'PDF', detail: 'open to view' }, exists: true };
+  }
+
   try {
     const { data, info: out } = await sharp(file, { failOn: 'none' })
       .resize(THUMB_MAX, THUMB_MAX, { fit: 'inside', withoutEnlargement: true })
@@ -152,6 +172,19 @@ async function previewFor(
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return { preview: { kind: 'placeholder', label: 'No preview', detail: reason }, exists: true };
+  }
+}
+
+/** Copies a render's preview as the thumbnail; undefined when it is missing or not a small JPEG. */
+async function copyPreview(previewFile: string, thumbFile: string): Promise<{ width: number; height: number } | undefined> {
+  try {
+    const bytes = await readFile(previewFile);
+    const meta = await sharp(bytes).metadata();
+    if (meta.format !== 'jpeg' || !meta.width || !meta.height || Math.max(meta.width, meta.height) > THUMB_MAX) return undefined;
+    await writeFileAtomic(thumbFile, bytes);
+    return { width: meta.width, height: meta.height };
+  } catch {
+    return undefined;
   }
 }
 

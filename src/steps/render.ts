@@ -21,6 +21,9 @@ export function isPrintDeliverable(target: ResolvedTarget): boolean {
   return target.format === 'tiff' || target.format === 'pdf' || target.dpi !== undefined;
 }
 
+/** A rendered deliverable as the engine stores it: the file, its info, and the sRGB preview. */
+export type RenderedStep = Omit<RenderedTarget, 'pixels' | 'ink'> & { warnings: string[] };
+
 /**
  * Renders one deliverable and preflights it. The preflight result rides in `info` (the engine
  * stores info as the action's metadata; the report's outputs[].preflight comes from it).
@@ -30,11 +33,11 @@ export function isPrintDeliverable(target: ResolvedTarget): boolean {
  * error names each failed check and its numbers. With `preflight: warn` the file is delivered
  * and the result, ok: false, is in the report along with a warning.
  */
-export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest): Promise<RenderedTarget & { warnings: string[] }> {
+export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest): Promise<RenderedStep> {
   const profile = await targetProfile(target, manifest);
-  const rendered = await renderTarget(input, target, profile);
+  // The full-size converted pixels stay here: the engine keeps only the file and the preview.
+  const { pixels, ink, ...rendered } = await renderTarget(input, target, profile);
   if (target.preflight === 'off' || !isPrintDeliverable(target)) return { ...rendered, warnings: [] };
-  const { pixels } = rendered;
   const result = runPreflight(
     {
       width: pixels.width,
@@ -42,7 +45,8 @@ export async function runRender(input: RawImage, target: ResolvedTarget, manifes
       space: pixels.space,
       alpha: pixels.alpha,
       embedded: profile.bytes,
-      ...(pixels.space === 'CMYK' ? { cmyk: pixels.data } : {}),
+      // Counted by the render on the CMYK pixels exactly as they were encoded.
+      ...(pixels.space === 'CMYK' ? (ink ? { ink } : pixels.data ? { cmyk: pixels.data } : {}) : {}),
       // The render step's input is the normalized image, at its post-upscale size.
       detail: { width: input.width, height: input.height },
     },
