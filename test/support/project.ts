@@ -1,19 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PipelineReport } from '../../src/report/types.js';
-import { CLI } from './paths.js';
+import { makeProject as makeCliProject, projectAt } from './cli-project.js';
 
-/** A temp project: files written from a map of relative path -> content. */
+/** A temp project: files written from a map of relative path -> content; returns its folder. */
 export async function makeProject(files: Record<string, string | Buffer>, prefix = 'gpt4k-test-'): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  for (const [rel, content] of Object.entries(files)) {
-    const file = path.join(dir, rel);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, content);
-  }
-  return dir;
+  return (await makeCliProject(files, prefix)).dir;
 }
 
 export async function removeProject(dir: string): Promise<void> {
@@ -27,7 +20,7 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Environment for the CLI under test: no inherited CI/TTY quirks, no real OpenAI settings. */
+/** Environment for a CLI started by hand (e.g. under `script`): CI mode, no OpenAI settings. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NO_COLOR: '1' };
   delete env.OPENAI_API_KEY;
@@ -39,15 +32,13 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
-/** Starts the real CLI (bin/gpt4k.js, built dist/) in a project folder. */
+/** Starts the real CLI (bin/gpt4k.js, built dist/) in a project folder, in CI mode (plain lines). */
 export function startCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): { child: ChildProcess; done: Promise<CliRun>; output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done, output: () => stdout + stderr };
+  const live = projectAt(options.cwd).start(args, { CI: '1', ...options.env });
+  const done = new Promise<CliRun>((resolve) =>
+    live.child.on('close', (code, signal) => resolve({ code, signal, stdout: live.stdout(), stderr: live.stderr() })),
+  );
+  return { child: live.child, done, output: () => live.stdout() + live.stderr() };
 }
 
 export async function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined> }): Promise<CliRun> {
