@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
 import type { PipelineReport } from '../src/report/types.js';
-import { CLI } from './support/paths.js';
+import { makeProject, runCli } from './support/project.js';
 
-const run = promisify(execFile);
 const MANIFEST = 'assets.pipeline.yaml';
 const dirs: string[] = [];
 
@@ -18,23 +14,14 @@ afterAll(async () => {
 });
 
 async function project(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-modes-'));
+  const dir = await makeProject(files, 'gpt4k-modes-');
   dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), text);
-  }
   return dir;
 }
 
 async function cli(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, CI: '1', OPENAI_API_KEY: '' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  const { code, stdout, stderr } = await runCli(args, { cwd: dir });
+  return { code: code ?? 1, stdout, stderr };
 }
 
 const manifest = (provider: string) => `version: 1

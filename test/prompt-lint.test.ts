@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { loadManifest } from '../src/manifest/load.js';
 import { lintPrompts } from '../src/prompt/lint.js';
 import type { Diagnostic } from '../src/util/errors.js';
 import { CLI, REPO_ROOT } from './support/paths.js';
+import { makeProject } from './support/project.js';
 
 const run = promisify(execFile);
 const MANIFEST = 'assets.pipeline.yaml';
@@ -18,12 +18,8 @@ afterAll(async () => {
 });
 
 async function project(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-lint-'));
+  const dir = await makeProject(files, 'gpt4k-lint-');
   dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), text);
-  }
   return dir;
 }
 
