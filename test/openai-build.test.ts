@@ -178,6 +178,34 @@ describe('openai provider in a build', () => {
     expect(plan.summary.estimatedCostUsd).toBeCloseTo(perAsset.reduce((a, b) => a + b, 0), 6);
   });
 
+  it('two assets asking for the same image pay for it once', async () => {
+    const twin = '  twin: { prompt: "Product 0 on a plinth, centered", targets: [web] }\n';
+    const dir = await project(manifest({ assets: 1, style: false, extra: '' }).replace('assets:\n', `assets:\n${twin}`));
+    const result = await runCli(['build'], { cwd: dir, env: env() });
+    expect(result.code, result.stderr).toBe(0);
+    expect(api.requests).toHaveLength(1);
+    const report = await readReport(dir);
+    expect(report.summary.providerCalls).toBe(1);
+    expect(report.assets.map((a) => a.steps.find((s) => s.kind === 'generate')?.status).sort()).toEqual(['built', 'cached']);
+    expect((await readFile(path.join(dir, 'out/twin/web.png'))).equals(await readFile(path.join(dir, 'out/item0/web.png')))).toBe(true);
+  });
+
+  it('--fail-fast lets requests already sent finish and keeps their images', async () => {
+    const dir = await project(manifest({ assets: 3, style: false, generate: 3 }));
+    api.script((request) => (String(request.body?.['prompt']).includes('Product 0') ? { kind: 'moderation_blocked', latencyMs: 300 } : { kind: 'ok', latencyMs: 1500 }));
+    const first = await runCli(['build', '--fail-fast'], { cwd: dir, env: env() });
+    expect(first.code).toBe(1);
+    expect(api.requests).toHaveLength(3);
+    expect((await readReport(dir)).summary.providerCalls).toBe(3);
+
+    api.reset();
+    api.script((request) => (String(request.body?.['prompt']).includes('Product 0') ? 'moderation_blocked' : 'ok'));
+    const second = await runCli(['build'], { cwd: dir, env: env() });
+    expect(second.code).toBe(1);
+    // Only the moderated prompt is sent again: the two paid images were kept.
+    expect(api.requests.map((r) => String(r.body?.['prompt']))).toEqual([expect.stringContaining('Product 0')]);
+  });
+
   it('never writes the API key to out/, .gpt4k/ or the console', async () => {
     const dir = await project(manifest({ assets: 2 }));
     const result = await runCli(['build', '--verbose', '--json'], { cwd: dir, env: env() });

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { GptError, ExitCode } from '../util/errors.js';
@@ -42,6 +42,12 @@ export async function acquireBuildLock(
       holder = JSON.parse(await readFile(lockFile, 'utf8')) as typeof holder;
     } catch {
       holder = undefined; // being written right now, or torn by a kill: look again shortly
+      // Empty or unreadable for more than a few seconds: its writer died between create and write.
+      const age = await stat(lockFile).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (age > 5_000) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
     }
     if (holder && holder.host === hostname() && !isAlive(holder.pid)) {
       await rm(lockFile, { force: true });

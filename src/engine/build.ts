@@ -50,6 +50,11 @@ export interface BuildOptions {
   signal?: AbortSignal;
   onEvent?: BuildListener;
   lockTimeoutMs?: number;
+  /**
+   * Aborts provider requests already sent (the images are lost). `signal` alone stops the build
+   * but lets paid requests in flight finish and stores their images.
+   */
+  hardStop?: AbortSignal;
   /** Skip writing out/report.html (the JSON report is always written). */
   contactSheet?: boolean;
   /**
@@ -207,6 +212,8 @@ async function runBuild(
   const abort = new AbortController();
   // Every job waiting for a pool slot listens for the abort: thousands may wait at once.
   setMaxListeners(0, abort.signal);
+  // Requests in flight are only cut by the caller's own hard stop (BuildOptions.hardStop).
+  const requestSignal = options.hardStop ?? new AbortController().signal;
   const onOuterAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) abort.abort(options.signal.reason);
@@ -255,11 +262,16 @@ async function runBuild(
 
   const refOf = (node: GraphNode): NodeRef => ({ id: node.id, asset: node.asset, kind: node.kind, ...(node.target ? { target: node.target } : {}) });
 
+  /** Every failure goes through here, wherever it is found, so --fail-fast sees them all. */
+  const reportFailure = (node: GraphNode, error: GptError) => {
+    emit({ type: 'node-failed', node: refOf(node), error });
+    if (options.failFast) abort.abort(new GptError('E_FAIL_FAST', `stopped after ${node.id} failed (--fail-fast)`));
+  };
+
   const finish = (node: GraphNode, outcome: NodeOutcome): NodeOutcome => {
     outcomes.set(node.id, outcome);
     if (outcome.status === 'failed' && outcome.error) {
-      emit({ type: 'node-failed', node: refOf(node), error: outcome.error });
-      if (options.failFast) abort.abort(new GptError('E_FAIL_FAST', `stopped after ${node.id} failed (--fail-fast)`));
+      reportFailure(node, outcome.error);
     } else if (outcome.status === 'skipped') {
       emit({ type: 'node-skipped', node: refOf(node), reason: outcome.skipReason ?? 'skipped' });
     } else if ((outcome.status === 'built' || outcome.status === 'cached') && node.kind !== 'prompt' && !outcome.lazy) {
@@ -309,7 +321,7 @@ async function runBuild(
         if (outcome.status !== 'failed') {
           const error = toGptError(err);
           Object.assign(outcome, { status: 'failed', error });
-          emit({ type: 'node-failed', node: refOf(node), error });
+          reportFailure(node, error);
         }
         throw new UpstreamFailed(id);
       });
@@ -365,7 +377,7 @@ async function runBuild(
       if (err instanceof UpstreamFailed) throw err;
       const error = toGptError(err);
       Object.assign(outcome, { status: signal.aborted ? 'skipped' : 'failed', error, skipReason: 'cancelled', ms: Date.now() - t0 });
-      if (outcome.status === 'failed') emit({ type: 'node-failed', node: refOf(node), error });
+      if (outcome.status === 'failed') reportFailure(node, error);
       throw new UpstreamFailed(node.id);
     }
   };
@@ -385,21 +397,23 @@ async function runBuild(
     return promise;
   };
 
+  const inFlight = new Map<string, Promise<NodeOutcome>>();
   const settleNode = async (node: GraphNode): Promise<NodeOutcome> => {
     const inputs = await Promise.all(node.inputs.map((input) => settle(input)));
     const broken = inputs.findIndex((o) => o.status === 'failed' || o.status === 'skipped');
     if (broken >= 0) {
       const inputNode = graph.nodes.get(node.inputs[broken] as string) as GraphNode;
-      const why = inputNode.asset === node.asset ? `${inputNode.kind} failed` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
+      const what = inputs[broken]?.status === 'failed' ? 'failed' : 'was skipped';
+      const why = inputNode.asset === node.asset ? `${inputNode.kind} ${what}` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
       return finish(node, { status: 'skipped', skipReason: why, ms: 0 });
     }
     if (signal.aborted) return finish(node, { status: 'skipped', skipReason: 'cancelled', ms: 0 });
     const t0 = Date.now();
     let decision: NodeDecision;
+    const inputHashes = inputs.map((o) => o.outputHash as string);
     try {
       // The plan already decided nodes whose inputs it knew: reuse that when the inputs came
       // out as planned, so a no-op build reads each action record once.
-      const inputHashes = inputs.map((o) => o.outputHash as string);
       const known = planned.get(node.id);
       decision =
         known && known.inputHashes.length === inputHashes.length && known.inputHashes.every((h, i) => h === inputHashes[i])
@@ -415,8 +429,20 @@ async function runBuild(
       const reasons = lazy ? reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built')) : [];
       return finish(node, { ...base, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, reasons });
     }
+    // Two nodes with one key (two assets asking for the same image) run it once: the second
+    // waits for the first and takes its stored result, so nothing is paid for twice.
+    const sameKey = inFlight.get(decision.key);
+    if (sameKey && !decision.record) {
+      await sameKey.catch(() => undefined);
+      try {
+        const again = await decideNode(graph, node, inputHashes, env);
+        if (again.record) decision = again;
+      } catch {
+        // fall through and run it
+      }
+    }
     if (decision.record) {
-      const outcome: NodeOutcome = { ...base, status: 'cached', outputHash: decision.record.output.hash, ms: 0, meta: decision.record.meta };
+      const outcome: NodeOutcome = { ...base, key: decision.key, decision, status: 'cached', outputHash: decision.record.output.hash, ms: 0, meta: decision.record.meta };
       if (node.kind === 'render') {
         try {
           outcome.restored = await ensureDeliverable(node, decision.record.output.hash);
@@ -429,7 +455,11 @@ async function runBuild(
     }
     const reasons = reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built'));
     try {
-      const outcome = await runPersisted(node, decision, reasons);
+      const running = runPersisted(node, decision, reasons);
+      inFlight.set(decision.key, running);
+      const outcome = await running.finally(() => {
+        if (inFlight.get(decision.key) === running) inFlight.delete(decision.key);
+      });
       // The fingerprint is what the next plan diffs against to say why a node runs again.
       return finish(node, { decision, ...outcome });
     } catch (err) {
@@ -477,9 +507,14 @@ async function runBuild(
           started = true;
           try {
             return await (await steps()).runGenerate(asset, call.params, reference, {
-              signal,
+              // A request already sent is paid for: cancelling the build (Ctrl-C, --fail-fast)
+              // lets it finish and stores the image; only requests not yet sent are dropped.
+              signal: requestSignal,
               pricing: manifest.pricing,
-              ...(rate ? { acquireRate: () => rate.take(signal) } : {}),
+              acquireRate: async () => {
+                signal.throwIfAborted();
+                await rate?.take(signal);
+              },
               onRetry: (info) => {
                 retries++;
                 emit({ type: 'retry', node: ref, ...info });

@@ -237,6 +237,8 @@ class Watcher implements WatchHandle {
       result = await build(manifest, {
         ...this.options.build,
         signal,
+        // Stopping a watch session means now: a request in flight is abandoned.
+        hardStop: signal,
         onEvent: (event) => {
           if (event.type === 'node-start') rebuilt.push({ id: event.node.id, reasons: event.reasons });
           if (event.type === 'node-done' && event.restored) restored = true;
