@@ -166,16 +166,15 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
   const emit = (event: BuildEvent) => options.onEvent?.(event);
   const graph = graphOf(manifest);
   const selected = selectionOf(graph, options.assets);
-  const cache = await openProjectCache(manifest);
-  const lock = await acquireBuildLock(cache.cacheDir, {
+  const lock = await acquireBuildLock(path.join(manifest.root, '.gpt4k'), {
     timeoutMs: options.lockTimeoutMs,
     signal: options.signal,
     onWait: (holder) => emit({ type: 'lock-wait', pid: holder.pid, startedAt: holder.startedAt }),
   });
   try {
-    // Re-read what a build that held the lock before us may have written.
-    const fresh = await openProjectCache(manifest);
-    return await runBuild(graph, selected, fresh, options, emit, started);
+    // Read the cache under the lock: a build that held it before us may have written to it.
+    const cache = await openProjectCache(manifest);
+    return await runBuild(graph, selected, cache, options, emit, started);
   } finally {
     await lock.release();
   }
@@ -277,7 +276,9 @@ async function runBuild(
     } else if ((outcome.status === 'built' || outcome.status === 'cached') && node.kind !== 'prompt' && !outcome.lazy) {
       emit({ type: 'node-done', node: refOf(node), status: outcome.status, ms: outcome.ms, ...(outcome.costUsd ? { costUsd: outcome.costUsd } : {}), ...(outcome.restored ? { restored: true } : {}) });
     }
-    if (!outcome.lazy) releaseInputs(node);
+    // A lazily computed node is done with its inputs when its consumers are; one with no
+    // consumer in this build (an asset without targets) is done now.
+    if (!outcome.lazy || (pendingConsumers.get(node.id) ?? 0) === 0) releaseInputs(node);
     return outcome;
   };
 
@@ -558,7 +559,15 @@ async function runBuild(
       const calls = await Promise.allSettled(variants.missing.map((index) => makeCandidate(index)));
       const made = calls.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
       const failed = calls.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed) {
+        // The candidates that were made are stored and paid for: the report still counts them.
+        const error = failed.reason as { requests?: number; retries?: number; costUsd?: number };
+        if (typeof error === 'object' && error !== null) {
+          error.requests = (error.requests ?? 0) + made.reduce((n, m) => n + m.requests, 0);
+          error.retries = (error.retries ?? 0) + made.reduce((n, m) => n + m.retries, 0);
+        }
+        throw failed.reason;
+      }
       const images: CandidateImages = candidateImagesOf(variants, made);
       madeCandidates.set(asset.id, images);
       const picked = made.find((m) => m.index === variants.pick);
