@@ -206,6 +206,19 @@ describe('openai provider in a build', () => {
     expect(api.requests.map((r) => String(r.body?.['prompt']))).toEqual([expect.stringContaining('Product 0')]);
   });
 
+  it('--provider procedural builds an openai manifest offline, sending nothing', async () => {
+    const dir = await project(manifest({ assets: 2, style: false }));
+    const result = await runCli(['build', '--provider', 'procedural'], { cwd: dir, env: env() });
+    expect(result.code, result.stderr).toBe(0);
+    expect(api.requests).toHaveLength(0);
+    const report = await readReport(dir);
+    expect(report.summary).toMatchObject({ built: 2, providerCalls: 0 });
+    expect(report.assets[0]?.steps.find((s) => s.kind === 'generate')?.meta).toMatchObject({ provider: 'procedural' });
+    const typo = await runCli(['build', '--provider', 'opneai'], { cwd: dir, env: env() });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/E_UNKNOWN_PROVIDER[\s\S]*did you mean "openai"/);
+  });
+
   it('never writes the API key to out/, .gpt4k/ or the console', async () => {
     const dir = await project(manifest({ assets: 2 }));
     const result = await runCli(['build', '--verbose', '--json'], { cwd: dir, env: env() });
