@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadManifest, plan } from '../src/index.js';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { comfyuiProvider, validateComfyUiParams } from '../src/providers/comfyui.js';
 import { derivedSeed, fillWorkflow } from '../src/providers/comfyui-workflow.js';
@@ -16,7 +15,7 @@ import { attachProjectRoot } from '../src/providers/project-root.js';
 import { ProviderError } from '../src/providers/retry.js';
 import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
 import { GptError } from '../src/util/errors.js';
-import { ensureBuilt, runCli, tempProject, tinyManifest } from './support/cli-run.js';
+import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { deadPort } from './support/fake-server-kit.js';
 import { img2imgWorkflow, startFakeComfyUI, txt2imgWorkflow, type FakeComfyUI } from './support/fake-comfyui.js';
 
@@ -223,16 +222,6 @@ describe('comfyui: validation', () => {
     expect(validateComfyUiParams(params({}, { workflw: 'x.json' }), at)[0]).toMatchObject({ code: 'E_UNKNOWN_OPTION', hint: 'did you mean "workflow"?' });
   });
 });
-
-async function generateKey(dir: string, generate: string): Promise<string> {
-  await writeFile(path.join(dir, 'assets.pipeline.yaml'), tinyManifest(generate));
-  const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
-  const planned = await plan(loaded.value);
-  const node = planned.nodes.find((n) => n.id === 'hero/generate');
-  if (!node?.key) throw new Error('no generate key');
-  return node.key;
-}
 
 describe('comfyui: cache key', () => {
   it('changes with the provider, each parameter and the workflow content; not with the project location', async () => {

@@ -16,7 +16,7 @@ import { estimateGeminiCost, geminiActualCost } from '../src/providers/gemini-pr
 import { ProviderError } from '../src/providers/retry.js';
 import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
 import { GptError } from '../src/util/errors.js';
-import { ensureBuilt, runCli, tempProject, tinyManifest } from './support/cli-run.js';
+import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
 
 const KEY = 'AIzaSyTEST-gpt4k-SECRET-0123456789abcdef';
@@ -309,16 +309,6 @@ describe('gemini: pricing', () => {
     expect(geminiActualCost(params(), undefined, undefined, 1536, 1024)).toBe(0.039);
   });
 });
-
-async function generateKey(dir: string, generate: string): Promise<string> {
-  await writeFile(path.join(dir, 'assets.pipeline.yaml'), tinyManifest(generate));
-  const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
-  const planned = await plan(loaded.value);
-  const node = planned.nodes.find((n) => n.id === 'hero/generate');
-  if (!node?.key) throw new Error('no generate key');
-  return node.key;
-}
 
 describe('gemini: cache key and plan', () => {
   it('changes with the provider and each parameter, and not otherwise', async () => {

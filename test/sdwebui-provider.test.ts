@@ -7,14 +7,13 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadManifest, plan } from '../src/index.js';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { ProviderError } from '../src/providers/retry.js';
 import { checkpointOf, sdwebuiProvider, validateSdWebUiParams } from '../src/providers/sdwebui.js';
 import { estimateGpuCost } from '../src/providers/self-hosted.js';
 import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
 import { GptError } from '../src/util/errors.js';
-import { ensureBuilt, runCli, tempProject, tinyManifest } from './support/cli-run.js';
+import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { deadPort } from './support/fake-server-kit.js';
 import { SERVER_PICKED_SEED, startFakeSdWebUI, type FakeSdWebUI } from './support/fake-sdwebui.js';
 
@@ -237,17 +236,6 @@ describe('sdwebui: validation', () => {
 });
 
 const KEY_BASE = '{ provider: sdwebui, model: current, size: 1216x832, seed: 7, negative_prompt: "text", steps: 30, sampler: "Euler a", cfg_scale: 7 }';
-
-async function generateKey(dir: string, generate: string): Promise<string> {
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(path.join(dir, 'assets.pipeline.yaml'), tinyManifest(generate));
-  const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
-  const planned = await plan(loaded.value);
-  const node = planned.nodes.find((n) => n.id === 'hero/generate');
-  if (!node?.key) throw new Error('no generate key');
-  return node.key;
-}
 
 describe('sdwebui: cache key', () => {
   it('changes with the provider and each parameter, and not otherwise', async () => {

@@ -15,7 +15,7 @@ import OpenAI, {
   APIUserAbortError,
   toFile,
 } from 'openai';
-import sharp from 'sharp';
+import { checkImageBytes, type CheckedImage } from './check-image.js';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import { AUTO_FROM_TARGETS, chooseSizeForAspect, OPENAI_REQUEST_OPTIONS, validateOpenAiParams } from './openai-models.js';
@@ -48,13 +48,6 @@ export const openaiProvider: ImageProvider = {
   generate: generateWithOpenAi,
 };
 
-/** The image, decoded and checked. */
-interface CheckedImage {
-  bytes: Buffer;
-  format: 'png' | 'jpeg' | 'webp';
-  width: number;
-  height: number;
-}
 
 async function generateWithOpenAi(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
@@ -196,40 +189,18 @@ function readApiKey(options: Record<string, unknown>): string {
   });
 }
 
-const SIGNATURES: Array<{ format: CheckedImage['format']; test: (b: Buffer) => boolean }> = [
-  { format: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
-  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  {
-    format: 'webp',
-    test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
-  },
-];
-
 /**
- * Decodes the base64 image and proves it whole: a known signature and a full decode by sharp.
- * A 200 that fails here (truncated or garbled) is worth another request.
+ * Decodes the base64 image and proves it whole (check-image.ts). A 200 that fails here
+ * (truncated or garbled) is worth another request.
  */
 export async function checkImage(b64: unknown, requestId?: string | null): Promise<CheckedImage> {
-  const bad = (why: string): ProviderError =>
-    new ProviderError('E_BAD_IMAGE', `the images API answered 200 but ${why}`, {
-      retryable: true,
-      status: 200,
-      requestId: requestId ?? undefined,
-      hint: 'gpt4k retries this automatically; if it persists, the gateway may be cutting responses short',
-    });
-  if (typeof b64 !== 'string' || b64.length === 0) throw bad('the response held no image (b64_json missing)');
-  const bytes = Buffer.from(b64, 'base64');
-  const format = SIGNATURES.find((s) => s.test(bytes))?.format;
-  if (!format) throw bad('the image is not PNG, JPEG or WebP');
-  try {
-    const image = sharp(bytes, { failOn: 'warning' });
-    const meta = await image.metadata();
-    await image.stats(); // decodes every pixel: a truncated image fails here
-    if (!meta.width || !meta.height) throw new Error('no dimensions');
-    return { bytes, format, width: meta.width, height: meta.height };
-  } catch {
-    throw bad(`the ${format.toUpperCase()} image does not decode (truncated, ${bytes.length} bytes)`);
-  }
+  const bytes = typeof b64 === 'string' && b64.length > 0 ? Buffer.from(b64, 'base64') : undefined;
+  return checkImageBytes(bytes, {
+    answered: 'the images API answered 200',
+    hint: 'gpt4k retries this automatically; if it persists, the gateway may be cutting responses short',
+    status: 200,
+    ...(requestId ? { requestId } : {}),
+  });
 }
 
 /** A fresh, key-free error for whatever the SDK threw. */

@@ -16,7 +16,7 @@
  * expectedGpuSeconds` (default {@link DEFAULT_GPU_SECONDS_PER_IMAGE}).
  */
 
-import sharp from 'sharp';
+import { checkImageBytes as checkImage, type CheckedImage } from './check-image.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
 import { didYouMean } from './openai-models.js';
 import { cancelled, parseRetryAfter, ProviderError } from './retry.js';
@@ -362,42 +362,11 @@ export function sizeNearMegapixel(aspect: number, pixels = 1024 * 1024): string 
   return `${width}x${height}`;
 }
 
-/** The image, decoded and checked. */
-export interface CheckedImage {
-  bytes: Buffer;
-  format: 'png' | 'jpeg' | 'webp';
-  width: number;
-  height: number;
-}
+export type { CheckedImage } from './check-image.js';
 
-const SIGNATURES: Array<{ format: CheckedImage['format']; test: (b: Buffer) => boolean }> = [
-  { format: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
-  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { format: 'webp', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
-];
-
-/**
- * Proves an image whole: a known signature and a full decode by sharp. An answer that fails here
- * (truncated or garbled) is worth another request: E_BAD_IMAGE, retryable.
- */
-export async function checkImageBytes(bytes: Buffer | undefined, service: string): Promise<CheckedImage> {
-  const bad = (why: string): ProviderError =>
-    new ProviderError('E_BAD_IMAGE', `${service} answered but ${why}`, {
-      retryable: true,
-      hint: 'gpt4k retries this automatically; if it persists, check the server log',
-    });
-  if (!bytes || bytes.length === 0) throw bad('the response held no image');
-  const format = SIGNATURES.find((s) => s.test(bytes))?.format;
-  if (!format) throw bad('the image is not PNG, JPEG or WebP');
-  try {
-    const image = sharp(bytes, { failOn: 'warning' });
-    const meta = await image.metadata();
-    await image.stats(); // decodes every pixel: a truncated image fails here
-    if (!meta.width || !meta.height) throw new Error('no dimensions');
-    return { bytes, format, width: meta.width, height: meta.height };
-  } catch {
-    throw bad(`the ${format.toUpperCase()} image does not decode (truncated, ${bytes.length} bytes)`);
-  }
+/** A self-hosted server's image, proved whole (see check-image.ts). */
+export function checkImageBytes(bytes: Buffer | undefined, service: string): Promise<CheckedImage> {
+  return checkImage(bytes, { answered: `${service} answered`, hint: 'gpt4k retries this automatically; if it persists, check the server log' });
 }
 
 /** Base64 (optionally a data: URL) to bytes; undefined when it is not a string. */

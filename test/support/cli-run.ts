@@ -80,3 +80,15 @@ export function tinyManifest(generate: string): string {
     '',
   ].join('\n');
 }
+
+/** The generate step's cache key for `tinyManifest(generate)` in `dir`, as the plan computes it. */
+export async function generateKey(dir: string, generate: string): Promise<string> {
+  const { loadManifest, plan } = await import('../../src/index.js');
+  await writeFile(path.join(dir, 'assets.pipeline.yaml'), tinyManifest(generate));
+  const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+  const planned = await plan(loaded.value);
+  const node = planned.nodes.find((n) => n.id === 'hero/generate');
+  if (!node?.key) throw new Error('no generate key');
+  return node.key;
+}
