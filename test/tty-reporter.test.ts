@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildEvent, NodeRef } from '../src/engine/events.js';
-import { makeReporter } from '../src/cli/main.js';
+import { loadLiveView, makeReporter } from '../src/cli/main.js';
 import { PlainReporter } from '../src/cli/reporters/plain.js';
 import { TtyReporter } from '../src/cli/reporters/tty.js';
 import type { PipelineReport } from '../src/report/types.js';
@@ -185,8 +185,10 @@ describe('TtyReporter', () => {
     reporter.close();
   });
 
-  it('is chosen for a terminal only: --json, CI or a pipe get the other reporters', () => {
+  it('is chosen for a terminal only: --json, CI or a pipe get the other reporters', async () => {
     const io = (isTTY: boolean, env: NodeJS.ProcessEnv) => ({ out: process.stdout, err: process.stderr, cwd: '.', env, isTTY });
+    // The live view's module loads only for a terminal (main() does this before a command runs).
+    await loadLiveView(io(true, {}));
     expect(makeReporter({}, io(true, {}))).toBeInstanceOf(TtyReporter);
     expect(makeReporter({}, io(true, { CI: 'true' }))).toBeInstanceOf(PlainReporter);
     expect(makeReporter({}, io(false, {}))).toBeInstanceOf(PlainReporter);

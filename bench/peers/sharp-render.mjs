@@ -4,8 +4,13 @@
 // centre) -> CMYK through the ICC profile (perceptual) -> TIFF, LZW, 300 DPI, profile embedded.
 //
 //   node bench/peers/sharp-render.mjs IN.png OUT.tif PROFILE.icc [WIDTH HEIGHT]
+//
+// With PEER_THREADS=N it sets sharp.concurrency(N) first (sharp's default on glibc Linux is one
+// libvips thread; gpt4k gives an image job the cores no other image job is using).
 
 import sharp from 'sharp';
+
+if (process.env.PEER_THREADS) sharp.concurrency(Number(process.env.PEER_THREADS));
 
 const [input, output, profile, w = '4961', h = '3508'] = process.argv.slice(2);
 if (!input || !output || !profile) {

@@ -1,7 +1,7 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hashObject } from './hash.js';
-import type { ActionRecord } from './store.js';
+import { ACTION_INDEX, type ActionRecord } from './store.js';
 
 /**
  * Cache lifecycle: what .gpt4k/ holds, what the current manifest still reaches, and removing
@@ -232,6 +232,8 @@ export async function collectGarbage(cacheDir: string, inventory: Inventory, liv
   const doomedObjects = [...inventory.objects.values()].filter((o) => !wanted.has(o.hash));
   const removedBytes = doomedObjects.reduce((n, o) => n + o.size, 0) + [...victims].reduce((n, r) => n + r.size, 0);
   if (!options.dryRun) {
+    // The action index may list records about to go: builds read the record files until the next one writes it.
+    await rm(path.join(cacheDir, ACTION_INDEX), { force: true });
     for (const record of victims) await rm(record.file, { force: true });
     for (const object of doomedObjects) await rm(object.file, { force: true });
     if (inventory.tmpBytes > 0) await rm(path.join(cacheDir, 'tmp'), { recursive: true, force: true });

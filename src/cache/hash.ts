@@ -32,8 +32,78 @@ export async function hashFile(file: string): Promise<string> {
   return hex(state.digest());
 }
 
-/** Stable JSON: object keys sorted, so equal objects hash equally. */
+/**
+ * Stable JSON: object keys sorted, so equal objects hash equally. Plain data (the shape of
+ * every fingerprint) is written directly, without the sorted copy of each object that a
+ * JSON.stringify replacer makes: a no-op build hashes thousands of fingerprints. Anything else
+ * (toJSON, typed arrays) goes through the replacer, which defines the output.
+ */
 export function stableStringify(value: unknown): string {
+  const fast = plainJson(value);
+  return fast ?? replacerStringify(value);
+}
+
+/** `undefined` when `value` holds something that is not plain JSON data. */
+function plainJson(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          // JSON writes null for undefined and functions inside arrays.
+          const text = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? 'null' : plainJson(item);
+          if (text === undefined) return undefined;
+          out += i === 0 ? text : `,${text}`;
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
+      let out = '{';
+      let first = true;
+      for (const key of sortedKeys(value)) {
+        const item = (value as Record<string, unknown>)[key];
+        // JSON leaves out undefined, functions and symbols inside objects.
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+        const text = plainJson(item);
+        if (text === undefined) return undefined;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The key order the replacer's sorted copy ends up with: JavaScript puts integer-like keys
+ * ("2", "10") first, in numeric order, whatever the insertion order; the other keys sorted.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  let split = 0;
+  // Object.keys lists integer-like keys first, already in numeric order.
+  while (split < keys.length && isArrayIndex(keys[split] as string)) split++;
+  if (split === 0) return keys.sort();
+  return [...keys.slice(0, split), ...keys.slice(split).sort()];
+}
+
+function isArrayIndex(key: string): boolean {
+  const n = Number(key);
+  return n >>> 0 === n && n !== 4294967295 && String(n) === key;
+}
+
+function replacerStringify(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)) {
       const sorted: Record<string, unknown> = {};

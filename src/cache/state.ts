@@ -12,10 +12,17 @@ export interface BuildState {
   outputs: Record<string, { hash: string; size: number; mtimeMs: number }>;
 }
 
+/** The text each state was read from: an unchanged state (a no-op build) is not written again. */
+const loadedText = new WeakMap<BuildState, string>();
+
 export async function loadState(file: string): Promise<BuildState> {
   try {
-    const state = JSON.parse(await readFile(file, 'utf8')) as BuildState;
-    if (state.version === 1) return state;
+    const text = await readFile(file, 'utf8');
+    const state = JSON.parse(text) as BuildState;
+    if (state.version === 1) {
+      loadedText.set(state, text);
+      return state;
+    }
   } catch {
     // first build, or an unreadable state file: plan treats every node as new
   }
@@ -23,5 +30,8 @@ export async function loadState(file: string): Promise<BuildState> {
 }
 
 export async function saveState(file: string, state: BuildState): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(state));
+  const text = JSON.stringify(state);
+  if (loadedText.get(state) === text) return;
+  await writeFileAtomic(file, text);
+  loadedText.set(state, text);
 }

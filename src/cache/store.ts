@@ -1,4 +1,5 @@
-import { mkdir, readFile, stat, rename, rm, open } from 'node:fs/promises';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { mkdir, stat, rename, rm, open } from 'node:fs/promises';
 import path from 'node:path';
 import { hashBytes, hashFile } from './hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -20,6 +21,12 @@ export interface ActionRecord {
 }
 
 /**
+ * A record as a build reads it back: everything but the fingerprint, which the build already
+ * holds (it computed the key from it) and which .gpt4k/state.json keeps for explanations.
+ */
+export type StoredAction = Omit<ActionRecord, 'fingerprint'>;
+
+/**
  * The content-addressed store: objects by content hash, action records by key. Local files
  * under .gpt4k/ today; the interface is small enough for a shared remote store later.
  */
@@ -30,15 +37,80 @@ export interface Store {
   putBytes(data: Uint8Array): Promise<{ hash: string; size: number }>;
   /** Moves a finished temp file into the store (no copy). */
   putFile(file: string): Promise<{ hash: string; size: number }>;
-  getAction(key: string): Promise<ActionRecord | undefined>;
+  getAction(key: string): Promise<StoredAction | undefined>;
   putAction(record: ActionRecord): Promise<void>;
 }
 
+/** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */
+export const ACTION_INDEX = 'action-index.json';
+const INDEX_FORMAT = 1;
+
+const summaryOf = ({ fingerprint: _fingerprint, ...rest }: ActionRecord): StoredAction => rest;
+
 export class LocalStore implements Store {
   readonly dir: string;
+  /**
+   * The action index: the records the last build used, in one file, so that a no-op build of
+   * a thousand assets reads one file instead of two thousand. The record files stay the truth;
+   * the index is only trusted while nothing has written a record since it was saved: the first
+   * putAction of a process deletes it (before writing), and saveIndex writes it again at the end
+   * of a build. A killed build leaves no index, and the next one reads the record files.
+   */
+  private index: Map<string, StoredAction> | undefined;
+  /** Records read or written by this process: the next index. */
+  private readonly used = new Map<string, StoredAction>();
+  /** Whether the next index differs from the one read (a record written, or read from its file). */
+  private indexStale = false;
+  private indexDropped = false;
+  /**
+   * Objects known to be in the store: written or seen by this process, or the outputs of the
+   * records in the index (only gc removes objects, and it deletes the index first). A no-op
+   * build so checks its cached steps without a stat per object.
+   */
+  private readonly present = new Set<string>();
 
   constructor(cacheDir: string) {
     this.dir = cacheDir;
+  }
+
+  private get indexFile(): string {
+    return path.join(this.dir, ACTION_INDEX);
+  }
+
+  private loadIndex(): Map<string, StoredAction> {
+    if (this.index) return this.index;
+    this.index = new Map();
+    try {
+      const data = JSON.parse(readFileSync(this.indexFile, 'utf8')) as { format?: unknown; records?: Record<string, StoredAction> };
+      if (data.format === INDEX_FORMAT && data.records && typeof data.records === 'object') {
+        for (const [key, record] of Object.entries(data.records)) {
+          if (record?.key !== key || typeof record.output?.hash !== 'string') continue;
+          this.index.set(key, record);
+          this.present.add(record.output.hash);
+        }
+      }
+    } catch {
+      // no index (first build, or the last one was killed or collected): read the record files
+    }
+    return this.index;
+  }
+
+  /**
+   * Writes the index of the records this process used (when it differs from the one read).
+   * `keepOthers` (a build of some assets only) keeps the other entries of the last index too,
+   * so the next full build still finds them.
+   */
+  async saveIndex(options: { keepOthers?: boolean } = {}): Promise<void> {
+    const index = this.loadIndex();
+    if (!this.indexStale && (options.keepOthers || this.used.size === index.size)) return;
+    const records: Record<string, StoredAction> = {};
+    if (options.keepOthers) for (const [key, record] of index) records[key] = record;
+    for (const [key, record] of this.used) records[key] = record;
+    // Only records whose object was seen: the index vouches for both.
+    for (const [key, record] of Object.entries(records)) if (!this.present.has(record.output.hash)) delete records[key];
+    await writeFileAtomic(this.indexFile, JSON.stringify({ format: INDEX_FORMAT, records }));
+    this.indexStale = false;
+    this.indexDropped = false;
   }
 
   objectPath(hash: string): string {
@@ -53,19 +125,21 @@ export class LocalStore implements Store {
     return path.join(this.dir, 'tmp', `${process.pid}-${name}`);
   }
 
+  // Metadata lookups are synchronous on purpose: a no-op build makes thousands of them, and a
+  // stat or a read of a small local file costs microseconds, far less than a thread-pool round trip.
   async hasObject(hash: string): Promise<boolean> {
-    try {
-      await stat(this.objectPath(hash));
-      return true;
-    } catch {
-      return false;
-    }
+    if (this.present.has(hash)) return true;
+    const found = statSync(this.objectPath(hash), { throwIfNoEntry: false }) !== undefined;
+    if (found) this.present.add(hash);
+    else this.indexStale = true;
+    return found;
   }
 
   async putBytes(data: Uint8Array): Promise<{ hash: string; size: number }> {
     const hash = await hashBytes(data);
     const dest = this.objectPath(hash);
     if (!(await this.hasObject(hash))) await writeFileAtomic(dest, data);
+    this.present.add(hash);
     return { hash, size: data.byteLength };
   }
 
@@ -78,13 +152,23 @@ export class LocalStore implements Store {
       await mkdir(path.dirname(dest), { recursive: true });
       await rename(file, dest);
     }
+    this.present.add(hash);
     return { hash, size: info.size };
   }
 
-  async getAction(key: string): Promise<ActionRecord | undefined> {
+  async getAction(key: string): Promise<StoredAction | undefined> {
+    const indexed = this.loadIndex().get(key);
+    if (indexed) {
+      this.used.set(key, indexed);
+      return indexed;
+    }
     try {
-      const record = JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
-      return record.version === 1 && record.key === key ? record : undefined;
+      const record = JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
+      if (record.version !== 1 || record.key !== key) return undefined;
+      const stored = summaryOf(record);
+      this.used.set(key, stored);
+      this.indexStale = true;
+      return stored;
     } catch {
       // Missing or unreadable (a torn write cannot happen: writes are atomic): treat as absent.
       return undefined;
@@ -92,7 +176,20 @@ export class LocalStore implements Store {
   }
 
   async putAction(record: ActionRecord): Promise<void> {
+    // The index may hold an older record of this key: it goes before the new record is written.
+    if (!this.indexDropped) {
+      try {
+        unlinkSync(this.indexFile);
+      } catch {
+        // none there
+      }
+      this.indexDropped = true;
+    }
     await writeFileAtomic(this.actionPath(record.key), JSON.stringify(record, null, 1));
+    const stored = summaryOf(record);
+    this.loadIndex().set(record.key, stored);
+    this.used.set(record.key, stored);
+    this.indexStale = true;
   }
 
   /** Verifies an object's bytes still hash to its name (used before restoring deliverables). */

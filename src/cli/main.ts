@@ -11,7 +11,6 @@ import type { Diagnostic } from '../util/errors.js';
 import { ExitCode, GptError, INTERNAL_HINT, formatDiagnostic, manifestError, toGptError } from '../util/errors.js';
 import { JsonReporter, stackOf } from './reporters/json.js';
 import { PlainReporter } from './reporters/plain.js';
-import { TtyReporter } from './reporters/tty.js';
 import type { Reporter, ReporterOptions } from './reporters/types.js';
 import { formatGraph } from './graph-format.js';
 import { formatPlan } from './plan-format.js';
@@ -69,11 +68,21 @@ async function checkManifestExists(file: string, options: GlobalOptions, io: Io)
   });
 }
 
+/** A live view only for a person at a terminal; CI logs and pipes get one line per step. */
+const wantsLiveView = (io: Io) => io.isTTY && !io.env.CI && io.env.TERM !== 'dumb';
+
+/** The live view's module (log-update and its terminal helpers), loaded only where it is shown. */
+let ttyModule: typeof import('./reporters/tty.js') | undefined;
+
+/** Loads the live view where `io` will show it; makeReporter picks it from then on. */
+export async function loadLiveView(io: Io): Promise<void> {
+  if (wantsLiveView(io)) ttyModule ??= await import('./reporters/tty.js');
+}
+
 export function makeReporter(options: GlobalOptions, io: Io): Reporter {
   const reporterOptions: ReporterOptions = { verbose: !!options.verbose, quiet: !!options.quiet, out: io.out, err: io.err };
   if (options.json) return new JsonReporter(reporterOptions);
-  // A live view only for a person at a terminal; CI logs and pipes get one line per step.
-  if (io.isTTY && !io.env.CI && io.env.TERM !== 'dumb') return new TtyReporter(reporterOptions);
+  if (wantsLiveView(io) && ttyModule) return new ttyModule.TtyReporter(reporterOptions);
   return new PlainReporter(reporterOptions);
 }
 
@@ -245,8 +254,8 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
 
 /** Prompt lint (src/prompt/lint.ts): printed as warnings, or with --strict an invalid manifest (exit 2). */
 async function lintOrThrow(manifest: ResolvedManifest, options: GlobalOptions, strict: boolean, io: Io): Promise<Diagnostic[]> {
-  const { lintPrompts } = await import('../prompt/lint.js');
-  const lints = await lintPrompts(manifest);
+  const { lintPromptsCached } = await import('../prompt/lint-cache.js');
+  const lints = await lintPromptsCached(manifest);
   if (strict && lints.length > 0) throw manifestError(lints.map((d) => ({ ...d, severity: 'error' as const })));
   if (!options.quiet && !options.json) for (const d of lints) io.err.write(`${formatDiagnostic(d)}\n`);
   return lints;
@@ -322,6 +331,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   });
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
+    await loadLiveView(io);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {

@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { FileHashes } from '../cache/file-hashes.js';
 import { acquireBuildLock } from '../cache/lock.js';
 import { loadState, saveState, type BuildState } from '../cache/state.js';
-import { LocalStore } from '../cache/store.js';
+import { LocalStore, type StoredAction } from '../cache/store.js';
 import { readLockFile, type LockFile } from '../cache/lockfile.js';
 import { candidateImagesOf, checkLock, generateCall, lockAfterBuild, type CandidateImages } from './variants.js';
 import { copyFileAtomic } from '../util/atomic.js';
@@ -298,6 +298,13 @@ async function runBuild(
     }
   };
 
+  /** The step runners for a job that holds a slot of `pool`: image jobs share the cores among them. */
+  const stepsWithCores = async (pool: keyof typeof pools) => {
+    const m = await steps();
+    if (pool === 'process') m.shareCores(pools.process.running);
+    return m;
+  };
+
   const decodeStored = async (hash: string, label: string) => (await steps()).decodeImage(store.objectPath(hash), label);
 
   /** The pixels of a node's output: decoded from the store or a file, or computed on demand. */
@@ -353,16 +360,16 @@ async function runBuild(
       let image: RawImage;
       if (node.kind === 'upscale') {
         const upscaler = await getUpscaler(asset.upscale.engine);
-        const result = await pools[upscaler.pool].run(
-          async () => (await steps()).runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) }),
-          signal,
-        );
+        const result = await pools[upscaler.pool].run(async () => {
+          const { runUpscale } = await stepsWithCores(upscaler.pool);
+          return runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+        }, signal);
         outcome.meta = result.meta;
         image = result.image;
       } else {
         const reference = node.whiteBalanceInput ? inputs[node.inputs.indexOf(node.whiteBalanceInput)] : undefined;
         image = await pools.process.run(async () => {
-          const { runNormalize, cleanupBackground } = await steps();
+          const { runNormalize, cleanupBackground } = await stepsWithCores('process');
           const balanced = await runNormalize(inputs[0] as RawImage, reference);
           return asset.normalize ? cleanupBackground(balanced, asset.normalize) : balanced;
         }, signal);
@@ -398,6 +405,41 @@ async function runBuild(
     return promise;
   };
 
+  /** A node whose output is not stored (source, prompt, cheap intermediates): named by its decision. */
+  const unstoredOutcome = (node: GraphNode, decision: NodeDecision, inputs: NodeOutcome[]): NodeOutcome => {
+    const passThrough = decision.outputHash === inputs[0]?.outputHash && node.kind !== 'source' && node.kind !== 'prompt';
+    const lazy = node.kind === 'upscale' || node.kind === 'normalize';
+    const reasons = lazy ? reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built')) : [];
+    return { key: decision.key, decision, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, reasons };
+  };
+
+  /** A stored node found in the cache. */
+  const storedOutcome = (node: GraphNode, decision: NodeDecision, record: StoredAction): NodeOutcome => ({
+    key: decision.key, decision, status: 'cached', outputHash: record.output.hash, ms: 0, meta: record.meta,
+  });
+
+  /**
+   * Settles at once, without a step or a promise, a node the plan found cached whose inputs
+   * all settled as planned: a no-op build of a thousand assets is almost only such nodes.
+   * Anything else (a step to run, a deliverable to restore) goes through settleNode.
+   */
+  const settleAsPlanned = (node: GraphNode): NodeOutcome | undefined => {
+    const known = planned.get(node.id);
+    if (!known || signal.aborted) return undefined;
+    const inputs: NodeOutcome[] = [];
+    for (const [i, input] of node.inputs.entries()) {
+      const outcome = outcomes.get(input);
+      if (!outcome || outcome.status !== 'cached' || outcome.outputHash !== known.inputHashes[i]) return undefined;
+      inputs.push(outcome);
+    }
+    const { decision } = known;
+    if (!decision.persisted) return finish(node, unstoredOutcome(node, decision, inputs));
+    if (!decision.record) return undefined;
+    if (node.kind !== 'render') return finish(node, storedOutcome(node, decision, decision.record));
+    if (decision.deliverableIntact !== true) return undefined;
+    return finish(node, { ...storedOutcome(node, decision, decision.record), restored: false, output: deliverableInfo(node, decision.record.meta) });
+  };
+
   const inFlight = new Map<string, Promise<NodeOutcome>>();
   const settleNode = async (node: GraphNode): Promise<NodeOutcome> => {
     const inputs = await Promise.all(node.inputs.map((input) => settle(input)));
@@ -424,12 +466,7 @@ async function runBuild(
       return finish(node, { status: 'failed', error: toGptError(err), ms: Date.now() - t0 });
     }
     const base = { key: decision.key, decision };
-    if (!decision.persisted) {
-      const passThrough = decision.outputHash === inputs[0]?.outputHash && node.kind !== 'source' && node.kind !== 'prompt';
-      const lazy = node.kind === 'upscale' || node.kind === 'normalize';
-      const reasons = lazy ? reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built')) : [];
-      return finish(node, { ...base, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, reasons });
-    }
+    if (!decision.persisted) return finish(node, unstoredOutcome(node, decision, inputs));
     // Two nodes with one key (two assets asking for the same image) run it once: the second
     // waits for the first and takes its stored result, so nothing is paid for twice.
     const sameKey = inFlight.get(decision.key);
@@ -443,10 +480,11 @@ async function runBuild(
       }
     }
     if (decision.record) {
-      const outcome: NodeOutcome = { ...base, key: decision.key, decision, status: 'cached', outputHash: decision.record.output.hash, ms: 0, meta: decision.record.meta };
+      const outcome = storedOutcome(node, decision, decision.record);
       if (node.kind === 'render') {
         try {
-          outcome.restored = await ensureDeliverable(node, decision.record.output.hash);
+          // The plan stat'ed it a moment ago: an intact deliverable is not looked at twice.
+          outcome.restored = decision.deliverableIntact === true ? false : await ensureDeliverable(node, decision.record.output.hash);
           outcome.output = deliverableInfo(node, decision.record.meta);
         } catch (err) {
           return finish(node, { ...base, status: 'failed', error: toGptError(err, 'E_WRITE'), ms: Date.now() - t0 });
@@ -584,7 +622,7 @@ async function runBuild(
       const upscaler = await getUpscaler(asset.upscale.engine);
       const result = await pools[upscaler.pool].run(async () => {
         emit({ type: 'node-start', node: ref, reasons });
-        return (await steps()).runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+        return (await stepsWithCores(upscaler.pool)).runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
       }, signal);
       const object = await store.putBytes(await (await steps()).encodePng(result.image));
       const ms = Date.now() - t0;
@@ -604,7 +642,7 @@ async function runBuild(
     const input = await pixelsOf(node.inputs[0] as string);
     const rendered = await pools.process.run(async () => {
       emit({ type: 'node-start', node: ref, reasons });
-      return (await steps()).runRender(input, target, manifest);
+      return (await stepsWithCores('process')).runRender(input, target, manifest);
     }, signal);
     // Preflight problems of a `preflight: warn` target: delivered, and said.
     for (const message of rendered.warnings) warn(node, message);
@@ -663,7 +701,13 @@ async function runBuild(
 
   // Every node starts as soon as its own inputs are ready: no stage barriers.
   const order = graph.order.filter(inSelection);
-  await Promise.all(order.map((id) => settle(id)));
+  const pending: string[] = [];
+  for (const id of order) {
+    const outcome = settleAsPlanned(graph.nodes.get(id) as GraphNode);
+    if (outcome) settled.set(id, Promise.resolve(outcome));
+    else pending.push(id);
+  }
+  await Promise.all(pending.map((id) => settle(id)));
   options.signal?.removeEventListener('abort', onOuterAbort);
 
   // Remember what was built, for the next plan's reasons and the next no-op check.
@@ -673,7 +717,12 @@ async function runBuild(
       state.nodes[id] = { key: outcome.key, fingerprint: outcome.decision.fingerprint };
     }
   }
-  await Promise.all([saveState(cache.stateFile, state), files.save(), rm(tmpRoot, { recursive: true, force: true })]);
+  await Promise.all([
+    saveState(cache.stateFile, state),
+    files.save(),
+    store.saveIndex({ keepOthers: !!selected }),
+    rm(tmpRoot, { recursive: true, force: true }),
+  ]);
   // --frozen verifies the lock file; every other build brings it up to date.
   if (!options.frozen) await lockAfterBuild(graph, cache.lock, order, outcomes, madeCandidates, !selected);
 

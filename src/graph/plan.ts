@@ -1,8 +1,8 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { FileHashes } from '../cache/file-hashes.js';
 import type { BuildState } from '../cache/state.js';
-import type { ActionRecord, Store } from '../cache/store.js';
+import type { StoredAction, Store } from '../cache/store.js';
 import { hashObject } from '../cache/hash.js';
 import { getProvider } from '../providers/registry.js';
 import type { ResolvedManifest } from '../manifest/types.js';
@@ -30,11 +30,13 @@ export interface NodeDecision {
   fingerprint: Fingerprint;
   persisted: boolean;
   /** For persisted nodes: the action record, when it exists and its object is in the store. */
-  record?: ActionRecord;
+  record?: StoredAction;
   /** Known for cached persisted nodes and for computed-on-demand ones. */
   outputHash?: string;
   /** Generate nodes: the candidate images (variants), the picked one and the ones to make. */
   variants?: CandidateSet;
+  /** Cached renders: whether the plan found the deliverable in out/ as the last build wrote it. */
+  deliverableIntact?: boolean;
 }
 
 export async function decideNode(graph: BuildGraph, node: GraphNode, inputHashes: string[], env: PlanEnv): Promise<NodeDecision> {
@@ -79,12 +81,8 @@ export function projectPath(manifest: ResolvedManifest, file: string): string {
 export async function deliverableIntact(manifest: ResolvedManifest, file: string, hash: string, state: BuildState): Promise<boolean> {
   const known = state.outputs[projectPath(manifest, file)];
   if (!known || known.hash !== hash) return false;
-  try {
-    const info = await stat(file);
-    return info.size === known.size && info.mtimeMs === known.mtimeMs;
-  } catch {
-    return false;
-  }
+  const info = statSync(file, { throwIfNoEntry: false });
+  return info !== undefined && info.size === known.size && info.mtimeMs === known.mtimeMs;
 }
 
 export type PlanAction = 'run' | 'cached';
@@ -231,8 +229,9 @@ export async function planBuild(
       }
       if (node.kind === 'render' && decision.record) {
         const file = deliverablePath(graph.manifest, node.asset, node.target as string);
-        if (!(await deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state))) {
-          const exists = await stat(file).then(() => true, () => false);
+        decision.deliverableIntact = await deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state);
+        if (!decision.deliverableIntact) {
+          const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
           reasons = [`${projectPath(graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
         }
       }

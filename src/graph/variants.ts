@@ -1,6 +1,6 @@
 import { hashObject } from '../cache/hash.js';
 import { pickedCandidate, type LockFile } from '../cache/lockfile.js';
-import type { ActionRecord, Store } from '../cache/store.js';
+import type { StoredAction, Store } from '../cache/store.js';
 import type { Fingerprint } from './keys.js';
 
 /**
@@ -13,7 +13,7 @@ export interface Candidate {
   index: number;
   key: string;
   /** Present when the candidate's record and its image are both in the store. */
-  record?: ActionRecord;
+  record?: StoredAction;
 }
 
 export interface CandidateSet {

@@ -5,9 +5,9 @@
  * sRGB preview when the engine has one (options.previewFile), else made from the deliverable.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic } from '../util/atomic.js';
 import { renderContactSheet, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
 import type { PipelineReport, ReportOutput } from './types.js';
@@ -22,6 +22,9 @@ const THUMB_QUALITY = 78;
 /** Bump when thumbnails are made differently, so old ones are remade. */
 const THUMB_RECIPE = `jpeg-${THUMB_MAX}-q${THUMB_QUALITY}-v1`;
 const THUMB_CONCURRENCY = 2;
+
+/** sharp (libvips) loads only when a thumbnail must be made: an unchanged sheet never needs it. */
+const loadSharp = async () => (await import('sharp')).default;
 
 export interface ContactSheetOptions {
   /** Project root, absolute. Output paths in the report are relative to it. */
@@ -98,14 +101,16 @@ export async function writeContactSheet(
   const sortedEntries = Object.fromEntries(Object.entries(next.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const indexText = `${JSON.stringify({ recipe: next.recipe, entries: sortedEntries }, null, 2)}\n`;
   if (indexText !== previous.text) await writeFileAtomic(path.join(thumbsDir, THUMB_INDEX), indexText);
-  await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
+  // An unchanged index means the same thumbnails as last time (and no write of one was cut
+  // short, or it would be remade now): nothing to remove, so the folder is not walked.
+  if (indexText !== previous.text) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
 
   const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
   const page = renderContactSheet({
     title: options.manifestName ? `gpt4k contact sheet: ${options.manifestName}` : 'gpt4k contact sheet',
     report,
     assets,
-    jsonReportHref: (await exists(jsonReport)) ? relativeUrl(outputDir, jsonReport) : undefined,
+    jsonReportHref: exists(jsonReport) ? relativeUrl(outputDir, jsonReport) : undefined,
   });
   const file = path.join(outputDir, CONTACT_SHEET_NAME);
   await writeFileAtomic(file, page);
@@ -124,7 +129,8 @@ async function previewFor(
   next: ThumbIndex,
   previewFile: string | undefined,
 ): Promise<{ preview: Preview; exists: boolean }> {
-  const info = await stat(file).catch(() => null);
+  // Stats are synchronous: a sheet of a thousand outputs makes two thousand of them.
+  const info = statSync(file, { throwIfNoEntry: false });
   if (!info || !info.isFile()) {
     return { preview: { kind: 'placeholder', label: 'Missing', detail: 'rebuild to restore it' }, exists: false };
   }
@@ -142,7 +148,7 @@ async function previewFor(
     old.source === source &&
     old.size === info.size &&
     old.mtimeMs === info.mtimeMs &&
-    (await exists(thumbFile))
+    exists(thumbFile)
   ) {
     next.entries[thumbKey] = old;
     return { preview: { kind: 'image', src, width: old.width, height: old.height }, exists: true };
@@ -159,6 +165,7 @@ async function previewFor(
   }
 
   try {
+    const sharp = await loadSharp();
     const { data, info: out } = await sharp(file, { failOn: 'none' })
       .resize(THUMB_MAX, THUMB_MAX, { fit: 'inside', withoutEnlargement: true })
       // CMYK TIFFs and wide-gamut PNGs: browsers want sRGB; JPEG has no alpha, so flatten on white.
@@ -179,7 +186,7 @@ async function previewFor(
 async function copyPreview(previewFile: string, thumbFile: string): Promise<{ width: number; height: number } | undefined> {
   try {
     const bytes = await readFile(previewFile);
-    const meta = await sharp(bytes).metadata();
+    const meta = await (await loadSharp())(bytes).metadata();
     if (meta.format !== 'jpeg' || !meta.width || !meta.height || Math.max(meta.width, meta.height) > THUMB_MAX) return undefined;
     await writeFileAtomic(thumbFile, bytes);
     return { width: meta.width, height: meta.height };
@@ -264,9 +271,7 @@ function toPosix(p: string): string {
   return p.split(path.sep).join('/');
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
+function exists(file: string): boolean {
+  return statSync(file, { throwIfNoEntry: false }) !== undefined;
 }
+

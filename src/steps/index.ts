@@ -5,3 +5,4 @@ export { runNormalize } from './normalize.js';
 export { cleanupBackground } from './cleanup.js';
 export { runRender } from './render.js';
 export { runUpscale } from './upscale.js';
+export { shareCores } from './image-threads.js';
