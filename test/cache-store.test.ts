@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { stableStringify } from '../src/cache/hash.js';
+import { hashBytes, stableStringify } from '../src/cache/hash.js';
 import { ACTION_INDEX, LocalStore, type ActionRecord } from '../src/cache/store.js';
 
 /** The definition stableStringify's fast path must agree with: JSON with every object's keys sorted. */
@@ -17,6 +17,17 @@ function reference(value: unknown): string {
     return v;
   });
 }
+
+describe('hashBytes', () => {
+  it('is xxHash64 in 16 hex digits, the same for a string and its UTF-8 bytes', async () => {
+    // Reference values of XXH64 with seed 0.
+    expect(await hashBytes('')).toBe('ef46db3751d8e999');
+    expect(await hashBytes('abc')).toBe('44bc2cf5ad770999');
+    expect(await hashBytes(Buffer.from('abc'))).toBe('44bc2cf5ad770999');
+    const text = 'héllo wörld, '.repeat(100);
+    expect(await hashBytes(text)).toBe(await hashBytes(Buffer.from(text, 'utf8')));
+  });
+});
 
 describe('stableStringify', () => {
   it('writes what sorted-key JSON writes, for fingerprints and the odd values JSON has rules for', () => {

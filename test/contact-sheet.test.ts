@@ -273,6 +273,31 @@ describe('writeContactSheet', () => {
     expect((await readdir(out)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('leaves the page as it is when only the build duration changed, and remakes it for anything else', async () => {
+    const sheet = path.join(out, 'report.html');
+    await writeContactSheet(makeReport(), { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    const before = await stat(sheet);
+    await new Promise((r) => setTimeout(r, 30));
+
+    const faster = makeReport();
+    faster.summary.durationMs = 120;
+    const again = await writeContactSheet(faster, { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(again.unchanged).toBe(true);
+    expect((await stat(sheet)).mtimeMs).toBe(before.mtimeMs);
+
+    // A step that changed status is news: the page is made again.
+    const changed = makeReport();
+    changed.assets[0]!.status = 'cached';
+    const remade = await writeContactSheet(changed, { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(remade.unchanged).toBeUndefined();
+    expect((await stat(sheet)).mtimeMs).toBeGreaterThan(before.mtimeMs);
+
+    // So is a deleted page.
+    await rm(sheet);
+    await writeContactSheet(changed, { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(existsSync(sheet)).toBe(true);
+  });
+
   it('removes thumbnails of outputs that left the report', async () => {
     const report = makeReport();
     report.assets = report.assets.filter((a) => a.id !== 'mug');

@@ -29,7 +29,12 @@ export async function loadState(file: string): Promise<BuildState> {
   return { version: 1, nodes: {}, outputs: {} };
 }
 
-export async function saveState(file: string, state: BuildState): Promise<void> {
+/**
+ * Writes the state, unless `changed` is false and it is the state as read (a no-op build
+ * changes nothing: it is not even serialized to compare).
+ */
+export async function saveState(file: string, state: BuildState, changed = true): Promise<void> {
+  if (!changed && loadedText.has(state)) return;
   const text = JSON.stringify(state);
   if (loadedText.get(state) === text) return;
   await writeFileAtomic(file, text);

@@ -256,6 +256,8 @@ async function runBuild(
     if (!inSelection(id)) continue;
     pendingConsumers.set(id, (graph.dependents.get(id) ?? []).filter(inSelection).length);
   }
+  /** Whether this build changed what state.json holds (a no-op build does not). */
+  let stateChanged = false;
   const tmpRoot = path.join(cache.cacheDir, 'tmp', `build-${process.pid}`);
   await mkdir(tmpRoot, { recursive: true });
 
@@ -674,6 +676,7 @@ async function runBuild(
     await copyFileAtomic(store.objectPath(hash), file);
     const info = await stat(file);
     state.outputs[projectPath(manifest, file)] = { hash, size: info.size, mtimeMs: info.mtimeMs };
+    stateChanged = true;
   };
 
   /** Restores a deleted or edited deliverable from the store; true when it had to. */
@@ -714,11 +717,14 @@ async function runBuild(
   for (const id of order) {
     const outcome = outcomes.get(id);
     if (outcome?.key && outcome.decision && (outcome.status === 'built' || outcome.status === 'cached')) {
+      // The same key is the same fingerprint (the key is its hash): nothing to record.
+      if (state.nodes[id]?.key === outcome.key) continue;
       state.nodes[id] = { key: outcome.key, fingerprint: outcome.decision.fingerprint };
+      stateChanged = true;
     }
   }
   await Promise.all([
-    saveState(cache.stateFile, state),
+    saveState(cache.stateFile, state, stateChanged),
     files.save(),
     store.saveIndex({ keepOthers: !!selected }),
     rm(tmpRoot, { recursive: true, force: true }),
@@ -740,6 +746,8 @@ async function runBuild(
       }
       await writeContactSheet(report, {
         root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file), previewFile: (outputPath) => previews.get(outputPath),
+        // Every delivered file was stat'ed (or written) by this build: no second stat.
+        deliverableStat: (outputPath) => state.outputs[outputPath],
       });
     } catch (err) {
       emit({ type: 'warning', message: `contact sheet not written: ${(err as Error).message}` });

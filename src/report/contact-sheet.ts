@@ -16,6 +16,10 @@ import { JSON_REPORT_NAME } from './write-report.js';
 export const CONTACT_SHEET_NAME = 'report.html';
 export const THUMBS_DIR = '.thumbs';
 const THUMB_INDEX = 'index.json';
+/** The digest of what the sheet on disk was made from (sheetKeyOf). */
+const SHEET_KEY = 'sheet.key';
+/** Bump when the page is made differently, so a sheet made by an older gpt4k is remade. */
+const SHEET_VERSION = 1;
 /** Long edge in pixels: sharp enough for a 2x screen at ~180 CSS px. */
 const THUMB_MAX = 360;
 const THUMB_QUALITY = 78;
@@ -40,6 +44,11 @@ export interface ContactSheetOptions {
    * a file that is gone, falls back to decoding.
    */
   previewFile?: (outputPath: string) => string | undefined;
+  /**
+   * The deliverable's size and mtime as the engine just checked or wrote it, by the output's
+   * project-relative path: saves a stat per output. Undefined means: stat it.
+   */
+  deliverableStat?: (outputPath: string) => { size: number; mtimeMs: number } | undefined;
 }
 
 interface ThumbIndexEntry {
@@ -67,12 +76,27 @@ interface ThumbIndex {
 export async function writeContactSheet(
   report: PipelineReport,
   options: ContactSheetOptions,
-): Promise<{ file: string; thumbnails: number }> {
+): Promise<{ file: string; thumbnails: number; unchanged?: boolean }> {
   const outputDir = path.resolve(options.outputDir);
   const root = path.resolve(options.root);
   const thumbsDir = path.join(outputDir, THUMBS_DIR);
+  const file = path.join(outputDir, CONTACT_SHEET_NAME);
 
   const previous = await readThumbIndex(thumbsDir);
+  // The same report and the same deliverables (by size and mtime) as the sheet on disk was made
+  // from, but for the build's duration (a no-op build after a no-op build): the page would
+  // differ only by that number, so it stays. (A thumbnail deleted by hand is then not remade
+  // until its deliverable changes.)
+  const delivered = new Map<string, { size: number; mtimeMs: number } | undefined>();
+  for (const asset of report.assets) {
+    for (const output of asset.outputs) delivered.set(output.path, options.deliverableStat?.(output.path) ?? fileStat(path.resolve(root, output.path)));
+  }
+  const keyFile = path.join(thumbsDir, SHEET_KEY);
+  const sheetKey = sheetKeyOf(report, options, delivered);
+  if (previous.text !== '' && exists(file) && (await readFile(keyFile, 'utf8').catch(() => '')) === sheetKey) {
+    return { file, thumbnails: Object.keys(previous.entries).length, unchanged: true };
+  }
+
   const next: ThumbIndex = { recipe: THUMB_RECIPE, entries: {} };
 
   const jobs: Array<() => Promise<void>> = [];
@@ -87,7 +111,8 @@ export async function writeContactSheet(
       };
       const thumbKey = `${safeSegment(asset.id)}/${safeSegment(output.target)}.jpg`;
       jobs.push(async () => {
-        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next, options.previewFile?.(output.path));
+        const known = delivered.get(output.path);
+        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next, options.previewFile?.(output.path), known);
         entry.preview = result.preview;
         if (!result.exists) entry.href = null;
       });
@@ -112,11 +137,18 @@ export async function writeContactSheet(
     assets,
     jsonReportHref: exists(jsonReport) ? relativeUrl(outputDir, jsonReport) : undefined,
   });
-  const file = path.join(outputDir, CONTACT_SHEET_NAME);
   await writeFileAtomic(file, page);
+  await writeFileAtomic(keyFile, sheetKey);
 
   const thumbnails = assets.reduce((n, a) => n + a.outputs.filter((o) => o.preview.kind === 'image').length, 0);
   return { file, thumbnails };
+}
+
+/** What the page is made from, but the build's duration: the report, the title, the recipes. */
+function sheetKeyOf(report: PipelineReport, options: ContactSheetOptions, delivered: Map<string, { size: number; mtimeMs: number } | undefined>): string {
+  const stable = { ...report, summary: { ...report.summary, durationMs: 0 } };
+  const files = [...delivered].map(([file, info]) => [file, info?.size ?? null, info?.mtimeMs ?? null]);
+  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, stable, files])).digest('hex');
 }
 
 /** The preview for one output, reusing its thumbnail when the deliverable has not changed. */
@@ -128,10 +160,10 @@ async function previewFor(
   previous: Readonly<ThumbIndex>,
   next: ThumbIndex,
   previewFile: string | undefined,
+  /** The deliverable's stat, taken once for the sheet's key; undefined when it is missing. */
+  info: { size: number; mtimeMs: number } | undefined,
 ): Promise<{ preview: Preview; exists: boolean }> {
-  // Stats are synchronous: a sheet of a thousand outputs makes two thousand of them.
-  const info = statSync(file, { throwIfNoEntry: false });
-  if (!info || !info.isFile()) {
+  if (!info) {
     return { preview: { kind: 'placeholder', label: 'Missing', detail: 'rebuild to restore it' }, exists: false };
   }
   const pdf = isPdf(output, file);
@@ -230,7 +262,7 @@ async function removeStaleThumbnails(thumbsDir: string, keep: Set<string>): Prom
       if (e.isDirectory()) {
         if (await walk(child, childRel)) await rmdir(child).catch(() => undefined);
         else empty = false;
-      } else if (childRel === THUMB_INDEX || keep.has(childRel)) {
+      } else if (childRel === THUMB_INDEX || childRel === SHEET_KEY || keep.has(childRel)) {
         empty = false;
       } else {
         await rm(child, { force: true });
@@ -269,6 +301,11 @@ function relativeUrl(fromDir: string, file: string): string {
 
 function toPosix(p: string): string {
   return p.split(path.sep).join('/');
+}
+
+function fileStat(file: string): { size: number; mtimeMs: number } | undefined {
+  const info = statSync(file, { throwIfNoEntry: false });
+  return info?.isFile() ? info : undefined;
 }
 
 function exists(file: string): boolean {
