@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { lanczosUpscaler } from '../src/upscalers/lanczos.js';
+import { sharpVersionsOnDisk } from '../src/upscalers/sharp-versions.js';
 import type { RawImage } from '../src/util/image.js';
 
 const context = () => ({ signal: new AbortController().signal, tmpDir: '/nonexistent', warn: () => {} });
@@ -20,6 +21,11 @@ describe('lanczos upscaler', () => {
   it('is a cheap, unpersisted process-pool engine fingerprinted by sharp and libvips', async () => {
     expect([lanczosUpscaler.name, lanczosUpscaler.persist, lanczosUpscaler.pool]).toEqual(['lanczos', false, 'process']);
     expect(await lanczosUpscaler.fingerprint({ engine: 'lanczos', scale: 4 })).toEqual({ sharp: sharp.versions.sharp, vips: sharp.versions.vips });
+  });
+
+  it('reads the versions its key needs from disk, the very ones sharp reports once loaded', () => {
+    // A no-op build computes lanczos keys without loading libvips.
+    expect(sharpVersionsOnDisk()).toEqual({ sharp: sharp.versions.sharp, vips: sharp.versions.vips });
   });
 
   it('scales by 1, 2 and 4 keeping channels and depth', async () => {

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
 import { lintPrompts } from '../src/prompt/lint.js';
+import { lintPromptsCached } from '../src/prompt/lint-cache.js';
 import type { Diagnostic } from '../src/util/errors.js';
 import { CLI, REPO_ROOT } from './support/paths.js';
 import { makeProject } from './support/project.js';
@@ -95,6 +96,26 @@ describe('prompt lint', () => {
       ['W_VAGUE_ANCHOR', 'csv', 6, 1],
     ]);
     expect(lints[0]!.message).toBe('5 assets: "sku-1", "sku-2", "sku-3" and 2 more: the prompt has no composition directive (framing or view)');
+  });
+
+  it('keeps its findings for the same files, and finds again when a file changes', async () => {
+    const { dir, lints } = await lint(`${HEAD}  hero: { prompt: "A stunning coffee bag, front view" }\n`);
+    await mkdir(path.join(dir, '.gpt4k'));
+    const load = async () => {
+      const result = await loadManifest(MANIFEST, { cwd: dir });
+      if (!result.ok) throw new Error('manifest');
+      return result.value;
+    };
+    expect(await lintPromptsCached(await load())).toEqual(lints);
+    const kept = path.join(dir, '.gpt4k', 'parsed', 'lint.json');
+    expect(JSON.parse(await readFile(kept, 'utf8')).diagnostics).toEqual(JSON.parse(JSON.stringify(lints)));
+    // Read back (positions and all) while the files stay the same.
+    expect(await lintPromptsCached(await load())).toEqual(JSON.parse(JSON.stringify(lints)));
+
+    // The same prompt words, one column further right: findings move with them.
+    await writeFile(path.join(dir, MANIFEST), `${HEAD}  hero: {  prompt: "A stunning coffee bag, front view" }\n`);
+    const moved = await lintPromptsCached(await load());
+    expect(moved.map((d) => [d.code, d.at?.line, d.at?.col])).toEqual(lints.map((d) => [d.code, d.at?.line, (d.at?.col ?? 0) + 1]));
   });
 
   it('stays quiet on the demo manifest', async () => {

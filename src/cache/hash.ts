@@ -42,6 +42,19 @@ export function stableStringify(value: unknown): string {
   return fast ?? replacerStringify(value);
 }
 
+/**
+ * Objects many fingerprints share (a target, its profile, tool versions) and their stable
+ * JSON once written: a thousand renders of one target write the target once. Only objects
+ * nothing changes after they are made may be registered (see `sharedObject`).
+ */
+const sharedJson = new WeakMap<object, string | null>();
+
+/** Registers an object that is shared and never changed, so its stable JSON is written once. */
+export function sharedObject<T extends object>(value: T): T {
+  if (!sharedJson.has(value)) sharedJson.set(value, null);
+  return value;
+}
+
 /** `undefined` when `value` holds something that is not plain JSON data. */
 function plainJson(value: unknown): string | undefined {
   switch (typeof value) {
@@ -64,6 +77,8 @@ function plainJson(value: unknown): string | undefined {
         }
         return `${out}]`;
       }
+      const memo = sharedJson.get(value);
+      if (memo) return memo;
       const proto = Object.getPrototypeOf(value) as unknown;
       if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
       let out = '{';
@@ -77,7 +92,9 @@ function plainJson(value: unknown): string | undefined {
         out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
         first = false;
       }
-      return `${out}}`;
+      out += '}';
+      if (memo === null) sharedJson.set(value, out);
+      return out;
     }
     default:
       return undefined;

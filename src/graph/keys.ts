@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FileHashes } from '../cache/file-hashes.js';
+import { sharedObject } from '../cache/hash.js';
 import { profileRefFor, type ResolvedAsset, type ResolvedManifest, type ResolvedTarget, type GenerateParams } from '../manifest/types.js';
 import { getProvider } from '../providers/registry.js';
 import { getUpscaler } from '../upscalers/registry.js';
@@ -67,6 +68,19 @@ export function parseSize(size: string): { width: number; height: number } {
 
 export async function resolvedGenerateParams(asset: ResolvedAsset, manifest: ResolvedManifest): Promise<GenerateParams> {
   return { ...asset.generate, size: await resolveGenerateSize(asset, manifest) };
+}
+
+/**
+ * A part of the fingerprints of every node of one target, made once per target (and variant
+ * name) and registered as shared, so its stable JSON is written once, not once per asset.
+ */
+const sharedParts = new WeakMap<object, Map<string, object>>();
+function sharedPart<T extends object>(owner: object, name: string, make: () => T): T {
+  let parts = sharedParts.get(owner);
+  if (!parts) sharedParts.set(owner, (parts = new Map()));
+  let part = parts.get(name) as T | undefined;
+  if (!part) parts.set(name, (part = sharedObject(make())));
+  return part;
 }
 
 function withoutPosition<T extends { at?: unknown }>(value: T): Omit<T, 'at'> {
@@ -144,16 +158,17 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
       const target = manifest.targets.get(node.target as string);
       if (!target) throw new Error(`unknown target ${node.target}`);
       const profileRef = profileRefFor(manifest, target.color.profile);
+      const profileHash = profileRef?.kind === 'file' ? await env.files.hash(profileRef.path) : undefined;
       const profile =
-        profileRef?.kind === 'file'
-          ? { name: target.color.profile, file: await env.files.hash(profileRef.path) }
-          : { name: profileRef?.name ?? target.color.profile, builtin: true };
+        profileHash !== undefined
+          ? sharedPart(target, `file:${profileHash}`, () => ({ name: target.color.profile, file: profileHash }))
+          : sharedPart(target, 'builtin', () => ({ name: profileRef?.kind === 'builtin' ? profileRef.name : target.color.profile, builtin: true }));
       return {
         kind: 'render',
         version: STEP_VERSIONS.render,
-        target: withoutPosition(target),
+        target: sharedPart(target, 'target', () => structuredClone(withoutPosition(target))),
         profile,
-        tool: imagingToolVersion(),
+        tool: sharedObject(imagingToolVersion()),
         input: mainInput,
       };
     }

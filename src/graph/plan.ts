@@ -73,8 +73,18 @@ export function deliverablePath(manifest: ResolvedManifest, asset: string, targe
   return path.join(manifest.outputDir, asset, `${target}.${ext}`);
 }
 
+/** A "." or ".." segment, a doubled, leading or trailing separator: what path.relative would normalize. */
+const UNNORMALIZED = /(?:^|[\\/])\.{1,2}(?:[\\/]|$)|[\\/]{2}|^[\\/]|[\\/]$/;
+
 export function projectPath(manifest: ResolvedManifest, file: string): string {
-  return path.relative(manifest.root, file).split(path.sep).join('/');
+  const root = manifest.root;
+  // A clean path under the root (every deliverable's) is the rest of the string: a no-op build
+  // asks this for each of a thousand deliverables.
+  if (file.length > root.length + 1 && file.startsWith(root) && file[root.length] === path.sep) {
+    const rest = file.slice(root.length + 1);
+    if (!UNNORMALIZED.test(rest)) return path.sep === '/' ? rest : rest.split(path.sep).join('/');
+  }
+  return path.relative(root, file).split(path.sep).join('/');
 }
 
 /** True when the deliverable on disk is the one the last build wrote (stat only: no read). */

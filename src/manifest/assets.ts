@@ -150,7 +150,14 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
     const promptAt = valueAt('prompt');
     asset.promptAt = promptAt.at;
     asset.promptLine = promptAt.sourceLine;
-    asset.promptSpans = promptSpans(compiled, source, [...entry.path, 'prompt'], entry.fieldTexts);
+    // Where each character of the prompt was written: only prompt lint asks (and its findings
+    // are usually kept from the last run), so it is worked out on first use.
+    let spans: ReturnType<typeof promptSpans> | undefined;
+    Object.defineProperty(asset, 'promptSpans', {
+      enumerable: true,
+      configurable: true,
+      get: () => (spans ??= promptSpans(compiled, source, [...entry.path, 'prompt'], entry.fieldTexts)),
+    });
   }
   // Providers resolve files named in options (a ComfyUI workflow) against the project root.
   attachProjectRoot(asset.generate, scope.root);

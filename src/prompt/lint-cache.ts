@@ -10,14 +10,14 @@ import { lintPrompts } from './lint.js';
 
 /**
  * Prompt lint findings kept in .gpt4k/parsed/lint.json for the next build. Lint is a pure
- * function of what it reads (each generated asset's prompts, their positions, the style
- * prefixes, the order of the input files) and of its own rules, so the entry is keyed by a
- * digest of exactly those: the same prompts give the same findings without comparing a
- * thousand prompts again (near-duplicates are the costly part). Written only where .gpt4k/
- * exists; failures to read or write are ignored: the cache only saves time.
+ * function of the manifest, which is a function of its input files (the manifest and its
+ * includes; a mode or a --provider changes no prompt), and of lint's own rules: the entry is
+ * keyed by the files' paths and contents and the rules' code, so the same files give the same
+ * findings without comparing a thousand prompts again. Written only where .gpt4k/ exists;
+ * failures to read or write are ignored: the cache only saves time.
  */
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 let rulesDigest: string | undefined;
 /** The lint module's own code: a change of rules (a new word list) is a new key. */
@@ -32,19 +32,24 @@ function rules(): string {
   return rulesDigest;
 }
 
-function lintKey(manifest: ResolvedManifest): string {
-  const styles = Object.fromEntries([...manifest.styles].map(([name, style]) => [name, style.prefix ?? '']));
-  const assets = manifest.assets
-    .filter((a) => a.source === undefined)
-    .map((a) => [a.id, a.prompt, a.ownPrompt, a.style, a.origin, a.at, a.promptAt, a.promptLine, a.promptSpans]);
-  const text = JSON.stringify([FORMAT, rules(), manifest.inputFiles, styles, assets]);
-  return createHash('sha256').update(text).digest('hex');
+/** Undefined when an input file cannot be read (then lint runs, and nothing is kept). */
+function lintKey(manifest: ResolvedManifest): string | undefined {
+  const hash = createHash('sha256').update(`${FORMAT}\n${rules()}\n`);
+  for (const file of manifest.inputFiles) {
+    try {
+      hash.update(`${file}\n`).update(readFileSync(file)).update('\n');
+    } catch {
+      return undefined;
+    }
+  }
+  return hash.digest('hex');
 }
 
 export async function lintPromptsCached(manifest: ResolvedManifest): Promise<Diagnostic[]> {
   const stateDir = path.join(manifest.root, '.gpt4k');
   const file = path.join(stateDir, 'parsed', 'lint.json');
   const key = lintKey(manifest);
+  if (key === undefined) return lintPrompts(manifest);
   try {
     const entry = JSON.parse(await readFile(file, 'utf8')) as { key?: unknown; diagnostics?: unknown };
     if (entry.key === key && Array.isArray(entry.diagnostics)) return entry.diagnostics as Diagnostic[];

@@ -1,4 +1,5 @@
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { sharpVersionsOnDisk } from './sharp-versions.js';
 import type { UpscaleParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
@@ -19,8 +20,12 @@ function abortError(): Error {
   return err;
 }
 
+/** sharp (libvips) loads when pixels are resized, not when a key is computed. */
+let sharpModule: Promise<typeof import('sharp').default> | undefined;
+const loadSharp = () => (sharpModule ??= import('sharp').then((m) => m.default));
+
 /** A sharp instance over the raw pixels, without copying them. */
-export function sharpFromRaw(image: RawImage): Sharp {
+function sharpFromRaw(sharp: typeof import('sharp').default, image: RawImage): Sharp {
   const raw = { width: image.width, height: image.height, channels: image.channels };
   if (image.depth === 'ushort') {
     // sharp reads 16-bit raw samples from a Uint16Array; one needs 2-byte alignment.
@@ -47,7 +52,8 @@ export const lanczosUpscaler: Upscaler = {
   pool: 'process',
 
   async fingerprint(): Promise<Record<string, string>> {
-    return { sharp: sharp.versions.sharp, vips: sharp.versions.vips };
+    const versions = sharpVersionsOnDisk() ?? (await loadSharp()).versions;
+    return { sharp: versions.sharp, vips: versions.vips };
   },
 
   async upscale(input: RawImage, params: UpscaleParams, context: UpscaleContext): Promise<UpscaleResult> {
@@ -59,7 +65,7 @@ export const lanczosUpscaler: Upscaler = {
     if (context.signal.aborted) throw abortError();
     const width = input.width * params.scale;
     const height = input.height * params.scale;
-    let pipeline = sharpFromRaw(input);
+    let pipeline = sharpFromRaw(await loadSharp(), input);
     if (params.scale !== 1) pipeline = pipeline.resize(width, height, { kernel: 'lanczos3', fit: 'fill' });
     if (params.sharpen) pipeline = pipeline.sharpen(SHARPEN);
     // 8-bit grey with alpha: sharp's raw output keeps only the first band of a b-w image, so
