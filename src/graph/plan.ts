@@ -131,12 +131,23 @@ export function reasonsFor(node: GraphNode, decision: NodeDecision | undefined, 
 
 const RECOMPUTED = 'recomputed (not stored)';
 
+/** The assets the last build recorded a node of, worked out once per state (not once per new node). */
+const assetsOfState = new WeakMap<BuildState, Set<string>>();
+function assetsIn(state: BuildState): Set<string> {
+  let assets = assetsOfState.get(state);
+  if (!assets) {
+    assets = new Set(Object.keys(state.nodes).map((id) => id.slice(0, id.indexOf('/'))));
+    assetsOfState.set(state, assets);
+  }
+  return assets;
+}
+
 /** The reasons from the node's previous and current fingerprint (current: undefined when unknown). */
 function changeReasons(node: GraphNode, fingerprint: Fingerprint | undefined, persisted: boolean, env: PlanEnv, context: ExplainContext): string[] {
   if (node.kind === 'generate' && env.forced.has(node.asset)) return ['forced (--regenerate)'];
   const previous = env.state.nodes[node.id]?.fingerprint as Fingerprint | undefined;
   if (!previous) {
-    const known = Object.keys(env.state.nodes).some((id) => id.startsWith(`${node.asset}/`));
+    const known = assetsIn(env.state).has(node.asset);
     if (!known) return ['new asset'];
     return [node.kind === 'render' ? `new target "${node.target}"` : 'not built before'];
   }
