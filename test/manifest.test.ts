@@ -606,6 +606,23 @@ describe('parse cache (.gpt4k/parsed/)', () => {
     expect(await readFile(path.join(dir, '.gpt4k', 'parsed', entry!), 'utf8')).not.toContain(dir);
   });
 
+  it('checks kept data against the schema again when the schema is not the one it passed', async () => {
+    const dir = await project({ [MANIFEST]: `version: 1\n${TARGETS}\nassets:\n  hero: { prompt: one }\n` });
+    await mkdir(path.join(dir, '.gpt4k'));
+    expect((await loadManifest(MANIFEST, { cwd: dir })).ok).toBe(true);
+    const [name] = await entries(dir);
+    const file = path.join(dir, '.gpt4k', 'parsed', name!);
+    const entry = JSON.parse(await readFile(file, 'utf8')) as { valid?: string; data: { assets: Record<string, Record<string, unknown>> } };
+    expect(entry.valid).toMatch(/^manifest:[0-9a-f]{32}$/);
+
+    // Kept by a gpt4k with another schema: the data is checked, and a field this schema lacks is reported.
+    entry.valid = 'manifest:another-schema';
+    entry.data.assets.hero!.colour = 'red';
+    await writeFile(file, JSON.stringify(entry));
+    const again = await loadManifest(MANIFEST, { cwd: dir });
+    expect(again.ok ? [] : again.error.map((d) => d.code)).toEqual(['E_UNKNOWN_FIELD']);
+  });
+
   it('parses again when the file changes, and keeps no parse with YAML diagnostics or aliases', async () => {
     const dir = await project({ [MANIFEST]: `version: 1\n${TARGETS}\nassets:\n  hero: { prompt: one }\n` });
     await mkdir(path.join(dir, '.gpt4k'));

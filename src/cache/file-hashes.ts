@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from './hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -17,6 +18,8 @@ interface FileEntry {
  */
 export class FileHashes {
   private entries = new Map<string, FileEntry>();
+  /** Hashes asked for in this process, by absolute path. */
+  private readonly seen = new Map<string, Promise<string>>();
   private dirty = false;
 
   private constructor(
@@ -45,8 +48,22 @@ export class FileHashes {
     return path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
   }
 
+  /**
+   * The file's content hash. Asked again in the same process (by the plan, then by the
+   * build), a file answers from memory: one build sees one version of each input.
+   */
   async hash(absPath: string): Promise<string> {
-    const info = await stat(absPath);
+    const seen = this.seen.get(absPath);
+    if (seen) return seen;
+    const hashing = this.hashNow(absPath);
+    this.seen.set(absPath, hashing);
+    hashing.catch(() => this.seen.delete(absPath));
+    return hashing;
+  }
+
+  private async hashNow(absPath: string): Promise<string> {
+    // A stat costs microseconds: synchronous, so a thousand sources do not queue on the thread pool.
+    const info = statSync(absPath);
     const key = this.keyFor(absPath);
     const known = key === undefined ? undefined : this.entries.get(key);
     if (known && known.size === info.size && known.mtimeMs === info.mtimeMs && known.ino === info.ino) {

@@ -5,7 +5,7 @@ import type { BuildState } from '../cache/state.js';
 import type { StoredAction, Store } from '../cache/store.js';
 import { hashObject } from '../cache/hash.js';
 import { getProvider } from '../providers/registry.js';
-import type { ResolvedManifest } from '../manifest/types.js';
+import { profileRefFor, type ResolvedManifest } from '../manifest/types.js';
 import type { BuildGraph, GraphNode } from './graph.js';
 import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } from './explain.js';
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint } from './keys.js';
@@ -203,8 +203,11 @@ export async function planBuild(
     }
   };
 
-  // Decide every node as soon as its inputs are decided, all at once: the cache lookups (one
-  // action record and a stat per node) overlap instead of queueing behind each other.
+  // The input files (source images, profile files) are hashed first, all at once: the first
+  // build of a catalogue of photos reads them side by side. Then every node is decided in
+  // graph order, each after its inputs: the cache lookups are synchronous, so nothing is
+  // gained by a promise per node waiting on others (a no-op build decides 5,000 of them).
+  await hashInputFiles(graph, env.files, selected);
   const early = new Map<string, Promise<NodeDecision | undefined>>();
   const decideEarly = (id: string): Promise<NodeDecision | undefined> => {
     let promise = early.get(id);
@@ -220,7 +223,7 @@ export async function planBuild(
     }
     return promise;
   };
-  await Promise.all(graph.order.filter((id) => !selected || selected.has(id)).map(decideEarly));
+  for (const id of graph.order) if (!selected || selected.has(id)) await decideEarly(id);
 
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
@@ -335,6 +338,25 @@ export async function planBuild(
       estimatedCostUsd: round(run.reduce((sum, n) => sum + n.estimatedCostUsd, 0)),
     },
   };
+}
+
+/** Hashes (or finds unchanged by stat) every file the selected nodes' keys read, concurrently. */
+async function hashInputFiles(graph: BuildGraph, files: FileHashes, selected: Set<string> | undefined): Promise<void> {
+  const wanted = new Set<string>();
+  for (const id of graph.order) {
+    if (selected && !selected.has(id)) continue;
+    const node = graph.nodes.get(id) as GraphNode;
+    if (node.kind === 'source') {
+      const source = graph.assets.get(node.asset)?.source;
+      if (source) wanted.add(source);
+    } else if (node.kind === 'render') {
+      const target = graph.manifest.targets.get(node.target as string);
+      const ref = target ? profileRefFor(graph.manifest, target.color.profile) : undefined;
+      if (ref?.kind === 'file') wanted.add(ref.path);
+    }
+  }
+  // Failures surface where the node is decided, with the node's own error.
+  await Promise.all([...wanted].map((file) => files.hash(file).catch(() => undefined)));
 }
 
 export const round = (usd: number): number => Math.round(usd * 10_000) / 10_000;

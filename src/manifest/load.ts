@@ -12,7 +12,7 @@ import { sourceFileOf, type DataPath, type Located, type SourceFile } from './po
 import { ParseCache } from './parse-cache.js';
 import type { RawBatchEntry, RawCatalogInclude, RawManifest } from './raw.js';
 import { didYouMean } from './suggest.js';
-import { quote, validateSchema } from './schema.js';
+import { quote, schemaStamp, validateSchema } from './schema.js';
 import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
 import { resolveTargets } from './targets.js';
 
@@ -155,10 +155,14 @@ async function readSource(
   }
   // An unchanged file is read back from .gpt4k/parsed/ instead of parsed (parse-cache.ts).
   const kept = await cache.get(file, text);
+  const stamp = schemaStamp(kind);
   if (kept) {
-    const source = sourceFileOf(file, text, kept);
-    const schemaErrors = validateSchema(kind, source);
+    const source = sourceFileOf(file, text, kept.parsed);
+    // Data found valid against this very schema before is valid now: not checked again.
+    if (kept.validAgainst === stamp) return source;
+    const schemaErrors = await validateSchema(kind, source);
     diagnostics.errors.push(...schemaErrors);
+    if (schemaErrors.length === 0) await cache.put(file, text, kept.parsed, stamp);
     return schemaErrors.length > 0 ? undefined : source;
   }
   const { parseSource } = await import('./parse.js');
@@ -166,11 +170,11 @@ async function readSource(
   diagnostics.errors.push(...result.errors);
   diagnostics.warnings.push(...result.warnings);
   if (!result.source) return undefined;
-  const schemaErrors = validateSchema(kind, result.source);
+  const schemaErrors = await validateSchema(kind, result.source);
   diagnostics.errors.push(...schemaErrors);
   if (schemaErrors.length > 0) return undefined;
   // Only a clean parse is kept: every YAML diagnostic still comes from the parser.
-  if (result.parsed && result.errors.length === 0 && result.warnings.length === 0) await cache.put(file, text, result.parsed);
+  if (result.parsed && result.errors.length === 0 && result.warnings.length === 0) await cache.put(file, text, result.parsed, stamp);
   return result.source;
 }
 

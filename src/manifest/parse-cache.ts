@@ -25,6 +25,14 @@ interface Entry extends Omit<ParsedText, 'plain'> {
   format: number;
   yaml: string;
   sha256: string;
+  /** The schema stamp (schema.ts) the data passed: checking it again would give the same answer. */
+  valid?: string;
+}
+
+/** A kept parse, and the schema stamp its data was found valid against. */
+export interface KeptParse {
+  parsed: ParsedText;
+  validAgainst: string | undefined;
 }
 
 let yamlVersion: string | undefined;
@@ -52,7 +60,7 @@ export class ParseCache {
   }
 
   /** The kept parse of `text` (the content of `file`), or undefined. */
-  async get(file: string, text: string): Promise<ParsedText | undefined> {
+  async get(file: string, text: string): Promise<KeptParse | undefined> {
     let entry: Partial<Entry>;
     try {
       entry = JSON.parse(await readFile(this.entryFile(file), 'utf8')) as Partial<Entry>;
@@ -61,15 +69,21 @@ export class ParseCache {
     }
     if (entry.format !== FORMAT || entry.yaml !== parserVersion() || entry.sha256 !== digest(text)) return undefined;
     if (!Array.isArray(entry.lineStarts) || !('data' in entry) || entry.tree === undefined) return undefined;
-    return { data: entry.data, tree: entry.tree as PositionTree | null, lineStarts: entry.lineStarts, plain: true };
+    return {
+      parsed: { data: entry.data, tree: entry.tree as PositionTree | null, lineStarts: entry.lineStarts, plain: true },
+      validAgainst: typeof entry.valid === 'string' ? entry.valid : undefined,
+    };
   }
 
-  /** Keeps a clean parse of `text` for the next process; never fails. */
-  async put(file: string, text: string, parsed: ParsedText): Promise<void> {
+  /** Keeps a clean parse of `text` for the next process, valid against schema stamp `valid`; never fails. */
+  async put(file: string, text: string, parsed: ParsedText, valid?: string): Promise<void> {
     if (!parsed.plain) return;
     try {
       if (!(await stat(this.stateDir)).isDirectory()) return;
-      const entry: Entry = { format: FORMAT, yaml: parserVersion(), sha256: digest(text), data: parsed.data, tree: parsed.tree, lineStarts: parsed.lineStarts };
+      const entry: Entry = {
+        format: FORMAT, yaml: parserVersion(), sha256: digest(text), data: parsed.data, tree: parsed.tree, lineStarts: parsed.lineStarts,
+        ...(valid !== undefined ? { valid } : {}),
+      };
       await writeFileAtomic(this.entryFile(file), JSON.stringify(entry));
     } catch {
       // no .gpt4k/ yet, or a read-only project: parse again next time

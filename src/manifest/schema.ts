@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../util/errors.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import { batch, manifest, type SchemaValidator } from './schema-validator.generated.js';
+import type { SchemaValidator } from './schema-validator.generated.js';
 import { didYouMean } from './suggest.js';
 
 /**
@@ -15,7 +16,21 @@ export const SCHEMA_URL = new URL('../../schemas/pipeline.schema.json', import.m
 
 type SchemaObject = Record<string, unknown>;
 
-const validators: Record<'manifest' | 'batch', SchemaValidator> = { manifest, batch };
+/** The compiled validators (290 KB of code): loaded when some data needs checking. */
+let validators: Promise<Record<'manifest' | 'batch', SchemaValidator>> | undefined;
+const loadValidators = () => (validators ??= import('./schema-validator.generated.js').then((m) => ({ manifest: m.manifest, batch: m.batch })));
+
+let schemaDigest: string | undefined;
+
+/**
+ * What a validation result depends on besides the data: the schema (the validators are
+ * compiled from it, and a test keeps them in step) and which part of it applies. The parse
+ * cache keeps this stamp beside data found valid, so unchanged files are not checked again.
+ */
+export function schemaStamp(kind: 'manifest' | 'batch'): string {
+  schemaDigest ??= createHash('sha256').update(readFileSync(SCHEMA_URL)).digest('hex').slice(0, 32);
+  return `${kind}:${schemaDigest}`;
+}
 
 let parsedSchema: SchemaObject | undefined;
 
@@ -26,8 +41,8 @@ export function pipelineSchema(): SchemaObject {
 }
 
 /** Validates a parsed manifest (`kind: 'manifest'`) or include file (`'batch'`). */
-export function validateSchema(kind: 'manifest' | 'batch', source: SourceFile): Diagnostic[] {
-  const validate = validators[kind];
+export async function validateSchema(kind: 'manifest' | 'batch', source: SourceFile): Promise<Diagnostic[]> {
+  const validate = (await loadValidators())[kind];
   if (validate(source.data)) return [];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
