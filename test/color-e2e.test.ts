@@ -139,3 +139,44 @@ describe('gpt4k preflight FILE --target T', () => {
     expect(run.stderr).toMatch(/did you mean "card"/);
   });
 });
+
+describe('a print file that no longer passes preflight', () => {
+  it('is removed from out/ with a warning, so the file of the old manifest is not taken for the new one', async () => {
+    const target = (dpi: number) => `version: 1
+defaults:
+  generate: { provider: procedural, size: 64x64 }
+  upscale: { engine: lanczos, scale: 2 }
+profiles:
+  press: ./press.icc
+targets:
+  label: { paper: custom, width_mm: 20, height_mm: 20, dpi: ${dpi}, color: { profile: press }, format: tiff }
+assets:
+  tag: { prompt: "a paper tag, front view", targets: [label] }
+`;
+    const tags = await makeProject({ 'assets.pipeline.yaml': target(72), 'press.icc': await readFile(FOGRA39) }, 'gpt4k-stale-');
+    try {
+      const first = await tags.run(['build']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(tags.exists('out/tag/label.tif')).toBe(true);
+
+      // 128 px of detail over 20 mm is ~163 dpi: the 600 dpi render fails preflight.
+      await tags.write('assets.pipeline.yaml', target(600));
+      const second = await tags.run(['build']);
+      expect(second.code).toBe(1);
+      expect(tags.exists('out/tag/label.tif')).toBe(false);
+      expect(second.stderr + second.stdout).toContain('removed out/tag/label.tif: it was made for the manifest as it was before');
+      const step = (await tags.report()).assets[0]?.steps.find((s) => s.kind === 'render');
+      expect(step?.status).toBe('failed');
+      expect((step?.meta as { warnings?: string[] } | undefined)?.warnings?.[0]).toMatch(/^removed out\/tag\/label\.tif/);
+
+      // Back to the manifest it was made for: restored from the cache, no render.
+      await tags.write('assets.pipeline.yaml', target(72));
+      const third = await tags.run(['build']);
+      expect(third.code).toBe(0);
+      expect(tags.exists('out/tag/label.tif')).toBe(true);
+      expect((await tags.report()).assets[0]?.steps.find((s) => s.kind === 'render')?.status).toBe('cached');
+    } finally {
+      await tags.remove();
+    }
+  });
+});

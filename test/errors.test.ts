@@ -114,6 +114,32 @@ describe('usage errors: exit 2, one line with a code, and a hint', () => {
   });
 });
 
+describe('--json: errors as a JSON line on stdout too', () => {
+  it('a manifest error, with each diagnostic and its position', async () => {
+    const bad = await makeProject({ 'assets.pipeline.yaml': 'version: 1\nassets:\n  hero: { prompt: "a mug, front view", colour: red }\n' }, 'gpt4k-json-error-');
+    try {
+      const run = await cli(['build', '--json'], bad);
+      expect(run.code).toBe(2);
+      const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; error?: Record<string, unknown> });
+      const error = lines.find((l) => l.type === 'error')?.error as { code: string; exitCode: number; diagnostics: Array<{ code: string; at: { line: number; col: number } }> };
+      expect(error.exitCode).toBe(2);
+      expect(error.diagnostics.map((d) => [d.code, d.at.line])).toEqual([['E_UNKNOWN_FIELD', 3]]);
+      expect(run.stderr).toContain('E_UNKNOWN_FIELD'); // people still read stderr
+    } finally {
+      await removeProject(bad);
+    }
+  });
+
+  it('a usage error and a policy error, with code, hint and exit code', async () => {
+    const usage = await cli(['build', '--json', '--bogus'], dir);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({ type: 'error', error: { code: 'E_USAGE', message: "unknown option '--bogus'", hint: 'see `gpt4k build --help` for the usage', exitCode: 2 } });
+    const unknown = await cli(['plan', '--json', 'heor'], dir);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout.trim().split('\n').pop() as string)).toMatchObject({ type: 'error', error: { code: 'E_UNKNOWN_ASSET', hint: 'did you mean "hero"?', exitCode: 2 } });
+  });
+});
+
 describe('asset errors: that asset fails with a code and a hint, the others build, exit 1', () => {
   it('a corrupt source image: E_BAD_IMAGE naming the file', async () => {
     await writeFile(path.join(dir, 'photos/x.jpg'), 'this is not a JPEG');

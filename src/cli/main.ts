@@ -87,8 +87,22 @@ export function makeReporter(options: GlobalOptions, io: Io): Reporter {
 }
 
 /** Renders an error for a person: diagnostics with positions, or code, message and hint. */
-export function printError(err: unknown, io: Io, verbose: boolean): ExitCode {
+/** An error as one JSON line on stdout (`--json`): what a tool reading the events would parse. */
+function errorJson(error: GptError): string {
+  const diagnostics = error.diagnostics.map((d) => ({
+    code: d.code,
+    severity: d.severity ?? 'error',
+    message: d.message,
+    ...(d.at ? { at: d.at } : {}),
+    ...(d.hint ? { hint: d.hint } : {}),
+  }));
+  return `${JSON.stringify({ type: 'error', error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: error.exitCode, ...(diagnostics.length > 0 ? { diagnostics } : {}) } })}\n`;
+}
+
+export function printError(err: unknown, io: Io, verbose: boolean, json = false): ExitCode {
   const error = toGptError(err);
+  // With --json, tools get the error as a JSON line on stdout; people still read stderr.
+  if (json) io.out.write(errorJson(error));
   if (error.diagnostics.length > 0) {
     for (const d of error.diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
     if (error.diagnostics.length > 1) io.err.write(`${error.diagnostics.length} problems\n`);
@@ -319,7 +333,9 @@ function printUsageError(err: CommanderError, program: Command, argv: string[], 
     .join(' ')
     .replace(/\(Did you mean/, '(did you mean');
   const command = program.commands.find((c) => argv.includes(c.name()));
-  io.err.write(`error E_USAGE: ${message}\n  hint: see \`gpt4k ${command ? `${command.name()} ` : ''}--help\` for the usage\n`);
+  const hint = `see \`gpt4k ${command ? `${command.name()} ` : ''}--help\` for the usage`;
+  if (argv.includes('--json')) io.out.write(errorJson(new GptError('E_USAGE', message, { hint, exitCode: ExitCode.usage })));
+  io.err.write(`error E_USAGE: ${message}\n  hint: ${hint}\n`);
   return ExitCode.usage;
 }
 
@@ -339,6 +355,6 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return printUsageError(err, program, argv, io);
     }
-    return printError(err, io, verbose);
+    return printError(err, io, verbose, argv.includes('--json'));
   }
 }

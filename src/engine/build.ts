@@ -713,6 +713,27 @@ async function runBuild(
   await Promise.all(pending.map((id) => settle(id)));
   options.signal?.removeEventListener('abort', onOuterAbort);
 
+  // A render that failed (a new file refused by preflight, say) must not leave the file of an
+  // earlier manifest in out/ looking current: it is removed, when it is the one gpt4k wrote
+  // there, and the report says so. (A render that was only skipped keeps it.)
+  for (const id of order) {
+    const node = graph.nodes.get(id) as GraphNode;
+    const outcome = outcomes.get(id);
+    if (node.kind !== 'render' || outcome?.status !== 'failed' || !outcome.key || state.nodes[id]?.key === outcome.key) continue;
+    const file = deliverablePath(manifest, node.asset, node.target as string);
+    const rel = projectPath(manifest, file);
+    const known = state.outputs[rel];
+    if (!known || !(await deliverableIntact(manifest, file, known.hash, state))) continue;
+    try {
+      await rm(file, { force: true });
+      delete state.outputs[rel];
+      stateChanged = true;
+      warn(node, `removed ${rel}: it was made for the manifest as it was before, and this build's render of it failed`);
+    } catch (err) {
+      warn(node, `could not remove the outdated ${rel}: ${(err as Error).message}`);
+    }
+  }
+
   // Remember what was built, for the next plan's reasons and the next no-op check.
   for (const id of order) {
     const outcome = outcomes.get(id);
