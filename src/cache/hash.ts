@@ -110,8 +110,14 @@ function sortedKeys(value: object): string[] {
   let split = 0;
   // Object.keys lists integer-like keys first, already in numeric order.
   while (split < keys.length && isArrayIndex(keys[split] as string)) split++;
-  if (split === 0) return keys.sort();
+  if (split === 0) return inOrder(keys) ? keys : keys.sort();
   return [...keys.slice(0, split), ...keys.slice(split).sort()];
+}
+
+/** Already sorted (a shared part made in order, a one-key object): no sort needed. */
+function inOrder(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
 }
 
 function isArrayIndex(key: string): boolean {

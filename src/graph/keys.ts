@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FileHashes } from '../cache/file-hashes.js';
 import { sharedObject } from '../cache/hash.js';
 import { profileRefFor, type ResolvedAsset, type ResolvedManifest, type ResolvedTarget, type GenerateParams } from '../manifest/types.js';
 import { getProvider } from '../providers/registry.js';
 import { getUpscaler } from '../upscalers/registry.js';
+import { sharpPackage } from '../upscalers/sharp-versions.js';
 import type { BuildGraph, GraphNode } from './graph.js';
 
 /**
@@ -26,17 +25,13 @@ export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 2, render: 2 
 /** Bumped when the packshot cleanup (src/steps/cleanup.ts) changes what it does. */
 export const CLEANUP_VERSION = 1;
 
-const require = createRequire(import.meta.url);
 let sharpVersions: Record<string, string> | undefined;
 
 /** sharp's and libvips' versions without loading sharp (a no-op build should not pay for it). */
 function imagingToolVersion(): Record<string, string> {
   if (!sharpVersions) {
-    // sharp's exports hide package.json; find it beside the resolved entry point.
-    const entry = require.resolve('sharp');
-    const pkgFile = path.join(entry.slice(0, entry.lastIndexOf(`${path.sep}sharp${path.sep}`) + 7), 'package.json');
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string; config?: { libvips?: string } };
-    sharpVersions = { sharp: pkg.version, libvips: pkg.config?.libvips ?? 'unknown' };
+    const { json } = sharpPackage();
+    sharpVersions = { sharp: json.version, libvips: json.config?.libvips ?? 'unknown' };
   }
   return sharpVersions;
 }

@@ -4,6 +4,24 @@ import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 
+interface SharpPackage {
+  /** The path of sharp's package.json. */
+  file: string;
+  json: { version: string; config?: { libvips?: string } };
+}
+
+let sharpPackageRead: SharpPackage | undefined;
+
+/** sharp's package.json (its exports hide it: it is found beside the resolved entry point), read once. */
+export function sharpPackage(): SharpPackage {
+  if (!sharpPackageRead) {
+    const entry = require.resolve('sharp');
+    const file = path.join(entry.slice(0, entry.lastIndexOf(`${path.sep}sharp${path.sep}`) + 7), 'package.json');
+    sharpPackageRead = { file, json: JSON.parse(readFileSync(file, 'utf8')) as SharpPackage['json'] };
+  }
+  return sharpPackageRead;
+}
+
 /**
  * `sharp.versions.sharp` and `.vips` as sharp would report them, read from the files sharp
  * reads them from (its package.json and the prebuilt libvips package's versions.json), so a
@@ -12,10 +30,9 @@ const require = createRequire(import.meta.url);
  */
 export function sharpVersionsOnDisk(): { sharp: string; vips: string } | undefined {
   try {
-    const entry = require.resolve('sharp');
-    const sharpDir = entry.slice(0, entry.lastIndexOf(`${path.sep}sharp${path.sep}`) + 7);
-    const sharp = (JSON.parse(readFileSync(path.join(sharpDir, 'package.json'), 'utf8')) as { version: string }).version;
-    const requireFromSharp = createRequire(path.join(sharpDir, 'package.json'));
+    const { file, json } = sharpPackage();
+    const sharp = json.version;
+    const requireFromSharp = createRequire(file);
     // npm installs the one prebuilt libvips that matches this machine's libc (glibc or musl).
     for (const platform of [`${process.platform}-${process.arch}`, `${process.platform}musl-${process.arch}`]) {
       try {
