@@ -250,6 +250,8 @@ async function runBuild(
   const outcomes = new Map<string, NodeOutcome>();
   const settled = new Map<string, Promise<NodeOutcome>>();
   const pixelMemo = new Map<string, Promise<RawImage>>();
+  /** Stored upscales whose pixels are kept in pixelMemo for their consumers (bounded). */
+  const keptUpscales = new Set<string>();
   const pendingConsumers = new Map<string, number>();
   const inSelection = (id: string) => !selected || selected.has(id);
   for (const id of graph.order) {
@@ -291,6 +293,7 @@ async function runBuild(
       pendingConsumers.set(input, left);
       if (left <= 0) {
         pixelMemo.delete(input);
+        keptUpscales.delete(input);
         if (graph.nodes.get(input)?.kind === 'normalize') dismiss(graph.nodes.get(input)?.asset as string);
         const inputNode = graph.nodes.get(input);
         const inputOutcome = outcomes.get(input);
@@ -634,8 +637,14 @@ async function runBuild(
         version: 1, key: decision.key, nodeId: node.id, kind: node.kind, output: { hash: object.hash, size: object.size, ext: 'png' },
         fingerprint: decision.fingerprint, meta: result.meta, ms, createdAt: new Date().toISOString(),
       });
-      const memo = Promise.resolve(result.image);
-      if ((pendingConsumers.get(node.id) ?? 0) > 0) pixelMemo.set(node.id, memo);
+      // Its consumers take the pixels from memory only while few such images are held: on a
+      // fast GPU, upscales finish far ahead of the renders, and each holds a full-size image.
+      // Past the budget (one per process slot) they decode the stored PNG (lossless) when
+      // they run, so memory stays flat however long the batch.
+      if ((pendingConsumers.get(node.id) ?? 0) > 0 && keptUpscales.size < limits.process) {
+        pixelMemo.set(node.id, Promise.resolve(result.image));
+        keptUpscales.add(node.id);
+      }
       return { key: decision.key, status: 'built', outputHash: object.hash, ms, reasons, meta: result.meta };
     }
     // render
