@@ -1,15 +1,16 @@
 /**
- * Running the real CLI (node bin/gpt4k.js) in a temp project, asynchronously, so a stand-in server
- * in the test process keeps answering while the CLI runs. `ensureBuilt` compiles dist/ when it is
- * older than the sources a test relies on (npm test builds first; a lone `vitest run` may not).
+ * Helpers of the provider tests: the real CLI in a temp project (run asynchronously, so a
+ * stand-in server in the test process keeps answering), a tiny manifest and its generate key.
+ * `ensureBuilt` compiles dist/ when it is older than the sources a test relies on (npm test
+ * builds first; a lone `vitest run` may not).
  */
 
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CLI, REPO_ROOT } from './paths.js';
+import { makeProject, projectAt } from './cli-project.js';
+import { REPO_ROOT } from './paths.js';
 
 export interface CliResult {
   code: number;
@@ -17,18 +18,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+/** The real CLI in `cwd`, in CI mode, through the one runner of cli-project.ts. */
+export async function runCli(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const run = await projectAt(cwd).run(args, { CI: '1', ...env });
+  return { code: run.code ?? 1, stdout: run.stdout, stderr: run.stderr };
 }
 
 function mtime(file: string): number {
@@ -58,9 +51,7 @@ export async function ensureBuilt(sources: string[]): Promise<void> {
 
 /** A temp project with the given files (path -> text). */
 export async function tempProject(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-provider-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  return dir;
+  return (await makeProject(files, 'gpt4k-provider-')).dir;
 }
 
 /** A tiny manifest: one asset, generate 64x64, no upscale, one 64x64 PNG screen target. */
