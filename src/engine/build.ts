@@ -691,7 +691,7 @@ async function runBuild(
   /** Restores a deleted or edited deliverable from the store; true when it had to. */
   const ensureDeliverable = async (node: GraphNode, hash: string): Promise<boolean> => {
     const file = deliverablePath(manifest, node.asset, node.target as string);
-    if (await deliverableIntact(manifest, file, hash, state)) return false;
+    if (deliverableIntact(manifest, file, hash, state)) return false;
     await writeDeliverable(node, hash);
     return true;
   };
@@ -732,7 +732,7 @@ async function runBuild(
     const file = deliverablePath(manifest, node.asset, node.target as string);
     const rel = projectPath(manifest, file);
     const known = state.outputs[rel];
-    if (!known || !(await deliverableIntact(manifest, file, known.hash, state))) continue;
+    if (!known || !deliverableIntact(manifest, file, known.hash, state)) continue;
     try {
       await rm(file, { force: true });
       delete state.outputs[rel];

@@ -88,7 +88,7 @@ export function projectPath(manifest: ResolvedManifest, file: string): string {
 }
 
 /** True when the deliverable on disk is the one the last build wrote (stat only: no read). */
-export async function deliverableIntact(manifest: ResolvedManifest, file: string, hash: string, state: BuildState): Promise<boolean> {
+export function deliverableIntact(manifest: ResolvedManifest, file: string, hash: string, state: BuildState): boolean {
   const known = state.outputs[projectPath(manifest, file)];
   if (!known || known.hash !== hash) return false;
   const info = statSync(file, { throwIfNoEntry: false });
@@ -223,14 +223,16 @@ export async function planBuild(
     }
     return promise;
   };
-  for (const id of graph.order) if (!selected || selected.has(id)) await decideEarly(id);
+  // The decisions as values: the loop below reads 5,000 of them without awaiting each.
+  const decided = new Map<string, NodeDecision | undefined>();
+  for (const id of graph.order) if (!selected || selected.has(id)) decided.set(id, await decideEarly(id));
 
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
     const node = graph.nodes.get(id) as GraphNode;
     const inputHashes = node.inputs.map((input) => hashes.get(input));
     const known = inputHashes.every((h): h is string => h !== undefined);
-    const decision = known ? await decideEarly(id) : undefined;
+    const decision = known ? decided.get(id) : undefined;
     if (decision) decisions.set(id, decision);
     if (decision) decisionsOut?.set(id, { inputHashes: inputHashes as string[], decision });
     if (decision?.outputHash) hashes.set(id, decision.outputHash);
@@ -253,7 +255,7 @@ export async function planBuild(
       }
       if (node.kind === 'render' && decision.record) {
         const file = deliverablePath(graph.manifest, node.asset, node.target as string);
-        decision.deliverableIntact = await deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state);
+        decision.deliverableIntact = deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state);
         if (!decision.deliverableIntact) {
           const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
           reasons = [`${projectPath(graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
