@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashBytes, stableStringify } from '../src/cache/hash.js';
 import { ACTION_INDEX, LocalStore, type ActionRecord } from '../src/cache/store.js';
+import { fingerprintOf, loadState, recordNode, saveState } from '../src/cache/state.js';
 
 /** The definition stableStringify's fast path must agree with: JSON with every object's keys sorted. */
 function reference(value: unknown): string {
@@ -131,5 +132,61 @@ describe('LocalStore action index', () => {
     await noop.getAction('k1');
     await noop.saveIndex();
     expect(await readFile(file, 'utf8')).toBe(marked);
+  });
+});
+
+describe('build state (state.json and fingerprints.json)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-state-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps keys and outputs in state.json, fingerprints apart, read only when asked for', async () => {
+    const file = path.join(dir, 'state.json');
+    const first = await loadState(file);
+    recordNode(first, 'hero/render:a3', 'k1', { kind: 'render', target: { id: 'a3' } });
+    first.outputs['out/hero/a3.tif'] = { hash: 'h1', size: 10, mtimeMs: 1 };
+    await saveState(file, first);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ version: 2, nodes: { 'hero/render:a3': { key: 'k1' } }, outputs: { 'out/hero/a3.tif': { hash: 'h1', size: 10, mtimeMs: 1 } } });
+
+    const second = await loadState(file);
+    expect(fingerprintOf(second, 'hero/render:a3')).toEqual({ kind: 'render', target: { id: 'a3' } });
+    expect(fingerprintOf(second, 'mug/render:a3')).toBeUndefined();
+  });
+
+  it('pairs a fingerprint only with its own key (a build killed between the two writes)', async () => {
+    const file = path.join(dir, 'state.json');
+    const state = await loadState(file);
+    recordNode(state, 'hero/generate', 'k1', { prompt: 'one' });
+    await saveState(file, state);
+    // fingerprints.json of a later build that was killed before it wrote state.json
+    await writeFile(path.join(dir, 'fingerprints.json'), JSON.stringify({ version: 1, nodes: { 'hero/generate': { key: 'k2', fingerprint: { prompt: 'two' } } } }));
+    expect(fingerprintOf(await loadState(file), 'hero/generate')).toBeUndefined();
+  });
+
+  it('reads a state.json of the older format (fingerprints inline) and writes it back split', async () => {
+    const file = path.join(dir, 'state.json');
+    await writeFile(file, JSON.stringify({ version: 1, nodes: { 'hero/generate': { key: 'k1', fingerprint: { prompt: 'one' } } }, outputs: {} }));
+    const state = await loadState(file);
+    expect(state.nodes['hero/generate']).toEqual({ key: 'k1' });
+    expect(fingerprintOf(state, 'hero/generate')).toEqual({ prompt: 'one' });
+    await saveState(file, state, false);
+    expect(JSON.parse(await readFile(file, 'utf8')).version).toBe(2);
+    expect(fingerprintOf(await loadState(file), 'hero/generate')).toEqual({ prompt: 'one' });
+  });
+
+  it('writes nothing when a build changed nothing', async () => {
+    const file = path.join(dir, 'state.json');
+    const state = await loadState(file);
+    recordNode(state, 'hero/generate', 'k1', { prompt: 'one' });
+    await saveState(file, state);
+    const before = await readFile(file, 'utf8');
+    await writeFile(file, before.replace('"version":2', '"version":2 '));
+    const again = await loadState(file);
+    await saveState(file, again, false);
+    expect(await readFile(file, 'utf8')).toBe(before.replace('"version":2', '"version":2 '));
   });
 });

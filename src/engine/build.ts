@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { FileHashes } from '../cache/file-hashes.js';
 import { acquireBuildLock } from '../cache/lock.js';
-import { loadState, saveState, type BuildState } from '../cache/state.js';
+import { loadState, recordNode, saveState, type BuildState } from '../cache/state.js';
 import { LocalStore, type StoredAction } from '../cache/store.js';
 import { readLockFile, type LockFile } from '../cache/lockfile.js';
 import { candidateImagesOf, checkLock, generateCall, lockAfterBuild, type CandidateImages } from './variants.js';
@@ -749,7 +749,7 @@ async function runBuild(
     if (outcome?.key && outcome.decision && (outcome.status === 'built' || outcome.status === 'cached')) {
       // The same key is the same fingerprint (the key is its hash): nothing to record.
       if (state.nodes[id]?.key === outcome.key) continue;
-      state.nodes[id] = { key: outcome.key, fingerprint: outcome.decision.fingerprint };
+      recordNode(state, id, outcome.key, outcome.decision.fingerprint);
       stateChanged = true;
     }
   }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { FileHashes } from '../cache/file-hashes.js';
-import type { BuildState } from '../cache/state.js';
+import { fingerprintOf, type BuildState } from '../cache/state.js';
 import type { StoredAction, Store } from '../cache/store.js';
 import { hashObject } from '../cache/hash.js';
 import { getProvider } from '../providers/registry.js';
@@ -145,7 +145,7 @@ function assetsIn(state: BuildState): Set<string> {
 /** The reasons from the node's previous and current fingerprint (current: undefined when unknown). */
 function changeReasons(node: GraphNode, fingerprint: Fingerprint | undefined, persisted: boolean, env: PlanEnv, context: ExplainContext): string[] {
   if (node.kind === 'generate' && env.forced.has(node.asset)) return ['forced (--regenerate)'];
-  const previous = env.state.nodes[node.id]?.fingerprint as Fingerprint | undefined;
+  const previous = fingerprintOf(env.state, node.id) as Fingerprint | undefined;
   if (!previous) {
     const known = assetsIn(env.state).has(node.asset);
     if (!known) return ['new asset'];
@@ -243,13 +243,14 @@ export async function planBuild(
       action = 'cached';
       if (!decision.persisted && node.kind !== 'source' && node.kind !== 'prompt') lazy.add(id);
       if (node.kind === 'source') {
-        const fingerprint = previous?.fingerprint as Fingerprint | undefined;
+        // The same key is the same fingerprint: only a changed one is read and explained.
+        const fingerprint = previous && previous.key !== decision.key ? (fingerprintOf(env.state, id) as Fingerprint | undefined) : undefined;
         reasons = fingerprint && fingerprint.hash !== decision.fingerprint.hash ? explainChange(fingerprint, decision.fingerprint) : [];
         if (reasons[0]) causes.set(id, { asset: node.asset, text: reasons[0], absolute: true });
       } else if (previous && previous.key !== decision.key) {
-        const fingerprint = previous.fingerprint as Fingerprint;
+        const fingerprint = lazy.has(id) ? (fingerprintOf(env.state, id) as Fingerprint | undefined) : undefined;
         // A cheap intermediate whose only change is its input passes the upstream cause on.
-        const own = lazy.has(id) ? explainChange(fingerprint, { ...decision.fingerprint, input: fingerprint.input }) : ['changed'];
+        const own = fingerprint ? explainChange(fingerprint, { ...decision.fingerprint, input: fingerprint.input }) : ['changed'];
         const inherited = own.length === 0 ? causes.get(node.inputs[0] as string) : undefined;
         causes.set(id, inherited ?? { asset: node.asset, text: lazy.has(id) ? `${node.kind} runs` : `${node.kind} result changed (found in the cache)` });
       }
