@@ -82,6 +82,22 @@ export function formatLockFile(lock: LockFile): string {
   return `${JSON.stringify({ version: 1, assets }, null, 2)}\n`;
 }
 
+/** Whether two lock files would be written the same (formatLockFile), without writing either. */
+export function sameLockFile(a: LockFile, b: LockFile): boolean {
+  const ids = Object.keys(a.assets);
+  if (ids.length !== Object.keys(b.assets).length) return false;
+  const candidates = (entry: LockEntry) => (entry.candidates && entry.candidates.length > 1 ? entry.candidates : []);
+  for (const id of ids) {
+    const x = a.assets[id] as LockEntry;
+    const y = b.assets[id];
+    if (!y || x.key !== y.key || x.image !== y.image || x.pick !== y.pick) return false;
+    const cx = candidates(x);
+    const cy = candidates(y);
+    if (cx.length !== cy.length || cx.some((c, i) => c !== cy[i])) return false;
+  }
+  return true;
+}
+
 /** Writes the lock file when its text changed; true when it did. */
 export async function writeLockFile(root: string, lock: LockFile): Promise<boolean> {
   const text = formatLockFile(lock);

@@ -360,7 +360,8 @@ async function runBuild(
       throw err;
     }
     const t0 = Date.now();
-    emit({ type: 'node-start', node: refOf(node), reasons: outcome.reasons ?? [] });
+    outcome.reasons ??= reasonsFor(node, outcome.decision, env, outcome.upstreamBuilt ?? false);
+    emit({ type: 'node-start', node: refOf(node), reasons: outcome.reasons });
     try {
       let image: RawImage;
       if (node.kind === 'upscale') {
@@ -414,8 +415,9 @@ async function runBuild(
   const unstoredOutcome = (node: GraphNode, decision: NodeDecision, inputs: NodeOutcome[]): NodeOutcome => {
     const passThrough = decision.outputHash === inputs[0]?.outputHash && node.kind !== 'source' && node.kind !== 'prompt';
     const lazy = node.kind === 'upscale' || node.kind === 'normalize';
-    const reasons = lazy ? reasonsFor(node, decision, env, inputs.some((o) => o.status === 'built')) : [];
-    return { key: decision.key, decision, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, reasons };
+    // Why it runs is worked out if it runs (computeLazy): most never do, and the reasons read
+    // the last build's fingerprints.
+    return { key: decision.key, decision, status: 'cached', outputHash: decision.outputHash as string, ms: 0, lazy, passThrough, upstreamBuilt: inputs.some((o) => o.status === 'built') };
   };
 
   /** A stored node found in the cache. */

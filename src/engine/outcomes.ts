@@ -21,6 +21,8 @@ export interface NodeOutcome {
   skipReason?: string;
   /** Computed only if a consumer needs its pixels. */
   lazy?: boolean;
+  /** A lazy node: whether an input was built in this build (part of why it would run). */
+  upstreamBuilt?: boolean;
   passThrough?: boolean;
   /** A lazily computed node let go of its inputs as soon as it had its own pixels. */
   inputsReleased?: boolean;

@@ -1,4 +1,4 @@
-import { emptyLock, formatLockFile, readLockFile, writeLockFile, LOCK_FILE, type LockEntry, type LockFile } from '../cache/lockfile.js';
+import { emptyLock, readLockFile, sameLockFile, writeLockFile, LOCK_FILE, type LockEntry, type LockFile } from '../cache/lockfile.js';
 import { nodeId, type BuildGraph, type GraphNode } from '../graph/graph.js';
 import type { Fingerprint } from '../graph/keys.js';
 import { decideNode, type NodeDecision, type Plan, type PlanEnv } from '../graph/plan.js';
@@ -95,7 +95,7 @@ export async function lockAfterBuild(
     next.assets[node.asset] = entry;
   }
   if (!lock && Object.keys(next.assets).length === 0) return;
-  if (lock && formatLockFile(lock) === formatLockFile(next)) return;
+  if (lock && sameLockFile(lock, next)) return;
   await writeLockFile(graph.manifest.root, next);
 }
 

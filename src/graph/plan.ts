@@ -67,10 +67,13 @@ export async function decideNode(graph: BuildGraph, node: GraphNode, inputHashes
   return { key, fingerprint, persisted };
 }
 
+const EXTENSIONS = { tiff: 'tif', pdf: 'pdf', png: 'png', jpeg: 'jpg' } as const;
+
 export function deliverablePath(manifest: ResolvedManifest, asset: string, target: string): string {
   const format = manifest.targets.get(target)?.format ?? 'png';
-  const ext = { tiff: 'tif', pdf: 'pdf', png: 'png', jpeg: 'jpg' }[format];
-  return path.join(manifest.outputDir, asset, `${target}.${ext}`);
+  // Ids are single path segments (letters, digits, "-", "_"), and outputDir is absolute and
+  // normalized: joined as strings, as path.join would (asked for every render of a no-op build).
+  return `${manifest.outputDir}${path.sep}${asset}${path.sep}${target}.${EXTENSIONS[format]}`;
 }
 
 /** A "." or ".." segment, a doubled, leading or trailing separator: what path.relative would normalize. */
@@ -208,24 +211,20 @@ export async function planBuild(
   // graph order, each after its inputs: the cache lookups are synchronous, so nothing is
   // gained by a promise per node waiting on others (a no-op build decides 5,000 of them).
   await hashInputFiles(graph, env.files, selected);
-  const early = new Map<string, Promise<NodeDecision | undefined>>();
-  const decideEarly = (id: string): Promise<NodeDecision | undefined> => {
-    let promise = early.get(id);
-    if (!promise) {
-      promise = (async () => {
-        const node = graph.nodes.get(id) as GraphNode;
-        const inputs = await Promise.all(node.inputs.map(decideEarly));
-        const inputHashes = inputs.map((d) => d?.outputHash);
-        if (!inputHashes.every((h): h is string => h !== undefined)) return undefined;
-        return decideNode(graph, node, inputHashes, env);
-      })();
-      early.set(id, promise);
-    }
-    return promise;
-  };
-  // The decisions as values: the loop below reads 5,000 of them without awaiting each.
+  // The decisions as values: every input is decided before its consumers (graph order, and a
+  // selection holds what its assets depend on), so no node waits on a promise of another.
   const decided = new Map<string, NodeDecision | undefined>();
-  for (const id of graph.order) if (!selected || selected.has(id)) decided.set(id, await decideEarly(id));
+  for (const id of graph.order) {
+    if (selected && !selected.has(id)) continue;
+    const node = graph.nodes.get(id) as GraphNode;
+    const inputHashes: string[] = [];
+    for (const input of node.inputs) {
+      const hash = decided.get(input)?.outputHash;
+      if (hash === undefined) break;
+      inputHashes.push(hash);
+    }
+    decided.set(id, inputHashes.length === node.inputs.length ? await decideNode(graph, node, inputHashes, env) : undefined);
+  }
 
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
@@ -306,7 +305,9 @@ export async function planBuild(
       if (consumer.action !== 'run') return [];
       return neededBy.get(d) ?? [d];
     });
-  for (const id of [...graph.order].reverse()) {
+  // Nothing runs (a no-op build): no intermediate is needed, and the walk is skipped.
+  const anyRuns = [...planned.values()].some((n) => n.action === 'run');
+  for (const id of anyRuns ? [...graph.order].reverse() : []) {
     const node = planned.get(id);
     if (!node || !lazy.has(id)) continue;
     const running = [...new Set(runningConsumers(id))];
