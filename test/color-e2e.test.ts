@@ -180,3 +180,27 @@ assets:
     }
   });
 });
+
+describe('a render that is only skipped', () => {
+  it('keeps the file an earlier build delivered (a step before it failed; the render itself never ran)', async () => {
+    const photo = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#806040' } }).png().toBuffer();
+    const shots = await makeProject(
+      {
+        'assets.pipeline.yaml': 'version: 1\ntargets:\n  web: { width: 64, height: 48, format: png }\nassets:\n  shot: { source: ./photo.png, targets: [web] }\n',
+        'photo.png': photo,
+      },
+      'gpt4k-skipped-',
+    );
+    try {
+      expect((await shots.run(['build'])).code).toBe(0);
+      await shots.write('photo.png', 'not a picture');
+      const broken = await shots.run(['build']);
+      expect(broken.code).toBe(1);
+      expect((await shots.report()).assets[0]?.steps.find((s) => s.kind === 'render')?.status).toBe('skipped');
+      expect(shots.exists('out/shot/web.png')).toBe(true);
+      expect(broken.stdout + broken.stderr).not.toContain('removed out/shot/web.png');
+    } finally {
+      await shots.remove();
+    }
+  });
+});

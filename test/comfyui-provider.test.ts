@@ -13,11 +13,11 @@ import { comfyuiProvider, validateComfyUiParams } from '../src/providers/comfyui
 import { derivedSeed, fillWorkflow } from '../src/providers/comfyui-workflow.js';
 import { attachProjectRoot } from '../src/providers/project-root.js';
 import { ProviderError } from '../src/providers/retry.js';
-import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
-import { GptError } from '../src/util/errors.js';
+import type { GenerateRequest } from '../src/providers/types.js';
 import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { deadPort } from './support/fake-server-kit.js';
 import { img2imgWorkflow, startFakeComfyUI, txt2imgWorkflow, type FakeComfyUI } from './support/fake-comfyui.js';
+import { callContext as context, failure } from './support/provider-calls.js';
 
 let comfy: FakeComfyUI;
 let root: string;
@@ -55,20 +55,6 @@ function params(overrides: Partial<GenerateParams> = {}, options: Record<string,
 
 function request(p: GenerateParams, extra: Partial<GenerateRequest> = {}): GenerateRequest {
   return { assetId: 'hero', prompt: 'A teal coffee bag on white', params: p, width: 72, height: 64, ...extra };
-}
-
-function context(retries: Array<{ delayMs: number; reason: string }> = []): GenerateContext {
-  return { signal: new AbortController().signal, onRetry: (info) => retries.push(info) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<GptError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GptError);
-    return err as GptError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 type Graph = Record<string, { class_type: string; inputs: Record<string, unknown> }>;

@@ -60,6 +60,11 @@ describe('the demo manifest', () => {
     expect(second.summary).toMatchObject({ assets: 6, built: 0, cached: 6, failed: 0, providerCalls: 0 });
     const events = again.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
     expect(events.filter((e) => e.type === 'node-start')).toEqual([]);
+
+    // A no-op after a no-op: the contact sheet would differ only by the build's duration, so it stays.
+    const sheet = (await stat(path.join(dir, 'out/report.html'))).mtimeMs;
+    expect((await runCli(['build'], { cwd: dir })).code).toBe(0);
+    expect((await stat(path.join(dir, 'out/report.html'))).mtimeMs).toBe(sheet);
   });
 
   it('writes the A3 TIFF as 3508x4961 CMYK, LZW, 300 DPI in inches, ICC embedded, no alpha', async () => {

@@ -14,10 +14,10 @@ import { geminiProvider, parseRetryDelay, redact } from '../src/providers/gemini
 import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams } from '../src/providers/gemini-models.js';
 import { estimateGeminiCost, geminiActualCost } from '../src/providers/gemini-pricing.js';
 import { ProviderError } from '../src/providers/retry.js';
-import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
-import { GptError } from '../src/util/errors.js';
+import type { GenerateRequest } from '../src/providers/types.js';
 import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
+import { callContext as context, failure } from './support/provider-calls.js';
 
 const KEY = 'AIzaSyTEST-gpt4k-SECRET-0123456789abcdef';
 const saved = { key: process.env.GEMINI_API_KEY, url: process.env.GOOGLE_GEMINI_BASE_URL };
@@ -56,20 +56,6 @@ function params(overrides: Partial<GenerateParams> = {}, options: Record<string,
 function request(p: GenerateParams, extra: Partial<GenerateRequest> = {}): GenerateRequest {
   const [w, h] = p.size.split('x').map(Number);
   return { assetId: 'hero', prompt: 'A teal coffee bag on white', params: p, width: w || 1024, height: h || 1024, ...extra };
-}
-
-function context(retries: Array<{ delayMs: number; reason: string }> = [], pricing?: Record<string, unknown>): GenerateContext {
-  return { signal: new AbortController().signal, onRetry: (info) => retries.push(info), ...(pricing ? { pricing } : {}) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<GptError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GptError);
-    return err as GptError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function expectNoKey(...things: unknown[]): void {

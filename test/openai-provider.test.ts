@@ -14,6 +14,7 @@ import { backoffDelayMs, parseRetryAfter, ProviderError, withRetry } from '../sr
 import type { GenerateContext, GenerateRequest, GenerateResult } from '../src/providers/types.js';
 import { GptError } from '../src/util/errors.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
+import { failure } from './support/provider-calls.js';
 
 const KEY = 'sk-test-gpt4k-SECRET-0123456789abcdef';
 const savedEnv = { key: process.env.OPENAI_API_KEY, url: process.env.OPENAI_BASE_URL };
@@ -81,16 +82,6 @@ function probe(pricing?: Record<string, unknown>): Probe {
       pricing,
     },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<GptError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GptError);
-    return err as GptError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function expectNoKey(...things: unknown[]): void {

@@ -11,11 +11,11 @@ import type { GenerateParams } from '../src/manifest/types.js';
 import { ProviderError } from '../src/providers/retry.js';
 import { checkpointOf, sdwebuiProvider, validateSdWebUiParams } from '../src/providers/sdwebui.js';
 import { estimateGpuCost } from '../src/providers/self-hosted.js';
-import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
-import { GptError } from '../src/util/errors.js';
+import type { GenerateRequest } from '../src/providers/types.js';
 import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { deadPort } from './support/fake-server-kit.js';
 import { SERVER_PICKED_SEED, startFakeSdWebUI, type FakeSdWebUI } from './support/fake-sdwebui.js';
+import { callContext as context, failure } from './support/provider-calls.js';
 
 let sd: FakeSdWebUI;
 const savedUrl = process.env.SDWEBUI_BASE_URL;
@@ -46,20 +46,6 @@ function params(overrides: Partial<GenerateParams> = {}, options: Record<string,
 
 function request(p: GenerateParams, extra: Partial<GenerateRequest> = {}): GenerateRequest {
   return { assetId: 'hero', prompt: 'A teal coffee bag on white', params: p, width: 72, height: 64, ...extra };
-}
-
-function context(retries: Array<{ delayMs: number; reason: string }> = [], pricing?: Record<string, unknown>): GenerateContext {
-  return { signal: new AbortController().signal, onRetry: (info) => retries.push(info), ...(pricing ? { pricing } : {}) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<GptError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(GptError);
-    return err as GptError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('sdwebui: requests', () => {

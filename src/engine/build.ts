@@ -765,8 +765,9 @@ async function runBuild(
   if (!options.frozen) await lockAfterBuild(graph, cache.lock, order, outcomes, madeCandidates, !selected);
 
   const report = assembleReport(graph, order, outcomes, Date.now() - started);
-  const { writeJsonReport } = await import('../report/write-report.js');
-  const reportFile = await writeJsonReport(report, manifest.outputDir);
+  const { formatJsonReport, writeJsonReport } = await import('../report/write-report.js');
+  const reportJson = formatJsonReport(report);
+  const reportFile = await writeJsonReport(report, manifest.outputDir, reportJson);
   if (options.contactSheet !== false) {
     try {
       const { writeContactSheet } = await import('../report/contact-sheet.js');
@@ -780,6 +781,7 @@ async function runBuild(
         root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file), previewFile: (outputPath) => previews.get(outputPath),
         // Every delivered file was stat'ed (or written) by this build: no second stat.
         deliverableStat: (outputPath) => state.outputs[outputPath],
+        reportJson,
       });
     } catch (err) {
       emit({ type: 'warning', message: `contact sheet not written: ${(err as Error).message}` });

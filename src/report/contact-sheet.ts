@@ -49,6 +49,8 @@ export interface ContactSheetOptions {
    * project-relative path: saves a stat per output. Undefined means: stat it.
    */
   deliverableStat?: (outputPath: string) => { size: number; mtimeMs: number } | undefined;
+  /** The JSON report's text as written (formatJsonReport): the sheet's key is taken from it rather than serializing the report again. */
+  reportJson?: string;
 }
 
 interface ThumbIndexEntry {
@@ -146,9 +148,10 @@ export async function writeContactSheet(
 
 /** What the page is made from, but the build's duration: the report, the title, the recipes. */
 function sheetKeyOf(report: PipelineReport, options: ContactSheetOptions, delivered: Map<string, { size: number; mtimeMs: number } | undefined>): string {
-  const stable = { ...report, summary: { ...report.summary, durationMs: 0 } };
+  // The report less its duration: the summary's durationMs is the report's only one.
+  const stable = options.reportJson?.replace(/"durationMs": [0-9.e+-]+/, '"durationMs": 0') ?? JSON.stringify({ ...report, summary: { ...report.summary, durationMs: 0 } });
   const files = [...delivered].map(([file, info]) => [file, info?.size ?? null, info?.mtimeMs ?? null]);
-  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, stable, files])).digest('hex');
+  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, files])).update(stable).digest('hex');
 }
 
 /** The preview for one output, reusing its thumbnail when the deliverable has not changed. */

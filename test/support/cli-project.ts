@@ -38,7 +38,7 @@ export interface LiveCli {
 }
 
 /** The child's environment: no terminal tricks, no key or endpoint unless the test gives one. */
-function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.OPENAI_API_KEY;
   delete env.OPENAI_BASE_URL;

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PipelineReport } from '../../src/report/types.js';
-import { makeProject as makeCliProject, projectAt } from './cli-project.js';
+import { childEnv, makeProject as makeCliProject, projectAt } from './cli-project.js';
 
 /** A temp project: files written from a map of relative path -> content; returns its folder. */
 export async function makeProject(files: Record<string, string | Buffer>, prefix = 'gpt4k-test-'): Promise<string> {
@@ -22,14 +22,7 @@ export interface CliRun {
 
 /** Environment for a CLI started by hand (e.g. under `script`): CI mode, no OpenAI settings. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NO_COLOR: '1' };
-  delete env.OPENAI_API_KEY;
-  delete env.OPENAI_BASE_URL;
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
+  return childEnv({ CI: '1', ...extra });
 }
 
 /** Starts the real CLI (bin/gpt4k.js, built dist/) in a project folder, in CI mode (plain lines). */
