@@ -90,6 +90,15 @@ describe('usage errors: exit 2, one line with a code, and a hint', () => {
     expect(run.stdout).toContain('Usage: gpt4k build');
   });
 
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const run = await cli([flag], dir);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toBe(version);
+    }
+  });
+
   it('an unknown asset on the command line: did you mean, or the list of assets', async () => {
     const typo = await cli(['build', 'heor'], dir);
     expect(typo.code).toBe(2);

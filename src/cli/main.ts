@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rm, stat } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -116,6 +117,15 @@ export function printError(err: unknown, io: Io, verbose: boolean, json = false)
   return error.exitCode;
 }
 
+/** The installed package's version (package.json beside dist/), for `gpt4k --version`. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function createProgram(io: Io, setExit: (code: ExitCode) => void): Command {
   const program = new Command('gpt4k')
     .description('Builds print- and screen-ready image deliverables from a YAML manifest of prompts, with content-hash caching.')
@@ -124,6 +134,7 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
     .option('-v, --verbose', 'say more, including stack traces of internal errors')
     .option('-q, --quiet', 'only errors and the final summary')
     .option('--mode <name>', 'build in a mode declared under modes: (e.g. draft); its deliverables go to <output>/_<name>/')
+    .version(packageVersion(), '-V, --version', "print gpt4k's version")
     // Usage errors are printed by main() as one line with a hint, like every other error.
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s), outputError: () => undefined })
     .exitOverride();
