@@ -3,9 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { parse } from 'yaml';
 import { initProject } from '../src/cli/init.js';
 import { loadManifest } from '../src/manifest/load.js';
+import { readReport, runCli } from './support/project.js';
 
 let dir: string;
 
@@ -64,6 +66,26 @@ describe('initProject', () => {
       if (asset.style) expect(Object.keys(manifest.styles)).toContain(asset.style);
     }
   });
+
+  it('the project it writes builds offline as it stands: every deliverable, preflight passed, then nothing to do', async () => {
+    await initProject(dir);
+    const first = await runCli(['build'], { cwd: dir });
+    expect(first.stderr + first.stdout).not.toMatch(/FAILED|E_[A-Z]/);
+    expect(first.code).toBe(0);
+    const report = await readReport(dir);
+    expect(report.summary).toMatchObject({ failed: 0, skipped: 0 });
+    const outputs = report.assets.flatMap((a) => a.outputs.map((o) => ({ asset: a.id, ...o })));
+    expect(outputs.map((o) => o.path).sort()).toEqual(['out/hero/a3.tif', 'out/hero/uhd.png', 'out/mug/a3.tif', 'out/mug/uhd.png', 'out/tote/uhd.png']);
+    for (const output of outputs.filter((o) => o.target === 'a3')) {
+      expect(output.preflight?.ok).toBe(true);
+      const meta = await sharp(path.join(dir, output.path)).metadata();
+      // A3 landscape with 3 mm bleed at 300 dpi: 426 x 303 mm.
+      expect({ width: meta.width, height: meta.height, space: meta.space, density: meta.density }).toEqual({ width: 5031, height: 3579, space: 'cmyk', density: 300 });
+    }
+    const again = await runCli(['build', '--frozen'], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/0 built, 3 cached, 0 failed/);
+  }, 120_000);
 
   it('writes a manifest the loader accepts as it stands', async () => {
     await initProject(dir);
