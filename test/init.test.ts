@@ -85,6 +85,17 @@ describe('initProject', () => {
     const again = await runCli(['build', '--frozen'], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/0 built, 3 cached, 0 failed/);
+
+    // An edited prompt: plan and build name the same steps of the one asset it changes.
+    await writeFile(path.join(dir, 'assets.pipeline.yaml'), (await read('assets.pipeline.yaml')).replace('steam rising', 'steam rising, morning light'));
+    const plan = await runCli(['plan'], { cwd: dir });
+    const planned = /(\d+) of \d+ steps to run \(1 of 3 assets\)/.exec(plan.stdout);
+    expect(planned, plan.stdout).not.toBeNull();
+    const edited = await runCli(['build'], { cwd: dir });
+    expect(edited.code).toBe(0);
+    expect(edited.stdout).toContain(`gpt4k: ${planned![1]} step(s) to run (1 of 3 asset(s))`);
+    expect(edited.stdout.match(/^built {2}\S+/gm)?.map((line) => line.split(/\s+/)[1])).toEqual(Array(Number(planned![1])).fill('mug'));
+    expect(edited.stdout).toMatch(/1 built, 2 cached, 0 failed/);
   }, 120_000);
 
   it('writes a manifest the loader accepts as it stands', async () => {

@@ -200,7 +200,8 @@ async function runBuild(
   emit({
     type: 'build-start',
     assets: new Set(plan.nodes.map((n) => n.asset)).size,
-    nodesToRun: plan.summary.run,
+    // As `gpt4k plan` counts them: a step that hands its input on unchanged is no work.
+    nodesToRun: plan.nodes.filter((n) => n.action === 'run' && !n.passThrough).length,
     estimatedCostUsd: plan.summary.estimatedCostUsd,
     runsByAsset: plan.nodes.reduce<Record<string, number>>((acc, n) => {
       if (n.action === 'run' && !n.passThrough) acc[n.asset] = (acc[n.asset] ?? 0) + 1;

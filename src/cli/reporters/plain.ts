@@ -17,7 +17,11 @@ export class PlainReporter implements Reporter {
     const { verbose, quiet } = this.options;
     switch (event.type) {
       case 'build-start':
-        if (!quiet) this.line(`gpt4k: ${event.assets} asset(s), ${event.nodesToRun} step(s) to run${event.estimatedCostUsd > 0 ? `, estimated ${formatUsd(event.estimatedCostUsd)}` : ''}`);
+        if (!quiet) {
+          const building = event.runsByAsset ? Object.keys(event.runsByAsset).length : undefined;
+          const assets = building === undefined ? `${event.assets} asset(s)` : `${building} of ${event.assets} asset(s)`;
+          this.line(`gpt4k: ${event.nodesToRun} step(s) to run (${assets})${event.estimatedCostUsd > 0 ? `, estimated ${formatUsd(event.estimatedCostUsd)}` : ''}`);
+        }
         break;
       case 'lock-wait':
         this.line(`waiting for another gpt4k build of this project (pid ${event.pid}, started ${event.startedAt})`, this.options.err);
