@@ -1,8 +1,11 @@
+import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { proceduralProvider } from '../src/providers/procedural.js';
 import type { GenerateRequest } from '../src/providers/types.js';
+import { loadManifest } from '../src/manifest/load.js';
+import { makeProject, removeProject } from './support/project.js';
 
 const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
   provider: 'procedural',
@@ -130,5 +133,36 @@ describe('procedural provider', () => {
   it('refuses sizes it cannot draw', async () => {
     await expect(generate('x', 0, 10)).rejects.toMatchObject({ code: 'E_BAD_SIZE' });
     await expect(generate('x', 10.5, 10)).rejects.toMatchObject({ code: 'E_BAD_SIZE' });
+  });
+});
+
+describe('procedural provider: manifest checks', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await removeProject(dir);
+    dir = undefined;
+  });
+
+  const manifest = (generate: string) =>
+    `version: 1\ndefaults:\n  generate: ${generate}\ntargets:\n  web: { width: 64, height: 64, format: png }\nassets:\n  hero:\n    prompt: "A red apple, front view, centered"\n`;
+
+  it('refuses a quality the OpenAI model it stands in for does not take, with the nearest one', async () => {
+    dir = await makeProject({ 'assets.pipeline.yaml': manifest('{ provider: procedural, model: gpt-image-2, size: 64x64, quality: hgh }') });
+    const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.error).toHaveLength(1);
+    expect(loaded.error[0]).toMatchObject({ code: 'E_INVALID_QUALITY', hint: expect.stringContaining('did you mean "high"?') });
+    expect(loaded.error[0]?.message).toContain('gpt-image-2');
+  });
+
+  it('takes any size, and any quality for a model of its own', async () => {
+    for (const generate of ['{ provider: procedural, model: gpt-image-2, size: 64x64, quality: low }', '{ provider: procedural, model: sketch, size: 50x30, quality: draft }']) {
+      dir = await makeProject({ 'assets.pipeline.yaml': manifest(generate) });
+      const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
+      if (!loaded.ok) expect.fail(loaded.error.map((d) => `${d.code}: ${d.message}`).join('\n'));
+      await removeProject(dir);
+      dir = undefined;
+    }
   });
 });

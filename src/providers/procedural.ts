@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { default as Sharp } from 'sharp';
-import { GptError } from '../util/errors.js';
+import type { GenerateParams } from '../manifest/types.js';
+import { GptError, type Diagnostic, type SourcePosition } from '../util/errors.js';
+import { openAiModelSpec } from './openai-models.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
 // sharp is loaded on first use: validating a manifest (which loads this provider) stays cheap.
@@ -268,6 +270,25 @@ export const proceduralProvider: ImageProvider = {
 
   fingerprint(): Record<string, string> {
     return { procedural: ALGORITHM_VERSION };
+  },
+
+  /**
+   * Draws at any size and ignores the quality, but a project switches it for the model it
+   * names (`provider: openai`): a quality that model does not take is refused now, not then.
+   */
+  validate(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
+    const spec = openAiModelSpec(params.model);
+    if (!spec || spec.qualities.includes(params.quality)) return [];
+    const close = spec.qualities.find((q) => q[0] === params.quality[0]);
+    return [
+      {
+        code: 'E_INVALID_QUALITY',
+        message: `quality "${params.quality}" is not a quality of ${spec.id} (the model the procedural provider stands in for)`,
+        hint: `${close ? `did you mean "${close}"? ` : ''}use one of: ${spec.qualities.join(', ')}`,
+        at,
+        severity: 'error',
+      },
+    ];
   },
 
   estimateCostUsd(): number {
