@@ -84,6 +84,7 @@ describe('initProject', () => {
     }
     const again = await runCli(['build', '--frozen'], { cwd: dir });
     expect(again.code).toBe(0);
+    expect(again.stdout).toContain('gpt4k: nothing to run (3 asset(s), every step cached)');
     expect(again.stdout).toMatch(/0 built, 3 cached, 0 failed/);
 
     // An edited prompt: plan and build name the same steps of the one asset it changes.

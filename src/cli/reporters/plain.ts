@@ -17,7 +17,10 @@ export class PlainReporter implements Reporter {
     const { verbose, quiet } = this.options;
     switch (event.type) {
       case 'build-start':
-        if (!quiet) {
+        if (quiet) break;
+        if (event.nodesToRun === 0) {
+          this.line(`gpt4k: nothing to run (${event.assets} asset(s), every step cached)`);
+        } else {
           const building = event.runsByAsset ? Object.keys(event.runsByAsset).length : undefined;
           const assets = building === undefined ? `${event.assets} asset(s)` : `${building} of ${event.assets} asset(s)`;
           this.line(`gpt4k: ${event.nodesToRun} step(s) to run (${assets})${event.estimatedCostUsd > 0 ? `, estimated ${formatUsd(event.estimatedCostUsd)}` : ''}`);
