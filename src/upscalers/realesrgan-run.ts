@@ -38,7 +38,8 @@ const NO_VULKAN =
 
 export const NO_VULKAN_HINT =
   'install a Vulkan loader and driver: on Debian/Ubuntu `apt-get install libvulkan1 mesa-vulkan-drivers` ' +
-  '(Mesa: real GPUs plus the lavapipe CPU driver), or your GPU vendor\'s driver (NVIDIA, AMD); check with ' +
+  '(Mesa: real GPUs plus the lavapipe CPU driver), or your GPU vendor\'s driver (NVIDIA, AMD; NVIDIA\'s Vulkan driver also ' +
+  'needs libglvnd: `apt-get install libglvnd0 libglx0 libegl1`); check with ' +
   '`vulkaninfo --summary`. Or set `upscale.fallback: lanczos` to upscale with Lanczos when Vulkan is missing';
 
 export function buildArgs(spec: Pick<RunSpec, 'input' | 'output' | 'modelsDir' | 'model' | 'modelScale' | 'tile' | 'hasModelScaleFlag'>): string[] {
