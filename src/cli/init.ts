@@ -57,11 +57,11 @@ assets:
     targets: [a3, uhd]
   mug:
     style: catalog
-    prompt: "Matte white ceramic mug with a thin gold rim, steam rising"
+    prompt: "Matte white ceramic mug with a thin gold rim, steam rising, three-quarter view"
     targets: [a3, uhd]
   tote:
     style: catalog
-    prompt: "Natural canvas tote bag with a small embroidered logo, folded handles"
+    prompt: "Natural canvas tote bag with a small embroidered logo, folded handles, flat lay"
     targets: [uhd]
 `;
 
