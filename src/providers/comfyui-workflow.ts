@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { didYouMean } from './openai-models.js';
+import { closest } from '../manifest/suggest.js';
 import { projectRootOf, resolveProjectPath } from './project-root.js';
 
 export const PLACEHOLDERS = [
@@ -148,7 +148,7 @@ export function placeholdersIn(value: unknown, found: Set<string> = new Set()): 
 export function unknownPlaceholders(used: Set<string>): Array<{ name: string; guess: string | undefined }> {
   return [...used]
     .filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name))
-    .map((name) => ({ name, guess: didYouMean(name, PLACEHOLDERS) }));
+    .map((name) => ({ name, guess: closest(name, PLACEHOLDERS) }));
 }
 
 /**

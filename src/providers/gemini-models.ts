@@ -18,7 +18,8 @@
 
 import type { GenerateParams } from '../manifest/types.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
-import { AUTO_FROM_TARGETS, didYouMean } from './openai-models.js';
+import { closest } from '../manifest/suggest.js';
+import { AUTO_FROM_TARGETS } from './openai-models.js';
 
 export type ImageSizeClass = '512' | '1K' | '2K' | '4K';
 
@@ -213,7 +214,7 @@ export function validateGeminiParams(params: GenerateParams, at: SourcePosition 
       );
       spec = fallbackSpec(params.model);
     } else {
-      const guess = didYouMean(params.model, ids);
+      const guess = closest(params.model, ids);
       error(
         'E_UNKNOWN_MODEL',
         /^(gpt-image|chatgpt-image|dall-e)/.test(params.model)
@@ -254,7 +255,7 @@ function checkOptions(
 ): void {
   for (const [name, value] of Object.entries(options)) {
     if (!(GEMINI_OPTIONS as readonly string[]).includes(name)) {
-      const guess = didYouMean(name, GEMINI_OPTIONS);
+      const guess = closest(name, GEMINI_OPTIONS);
       error('E_UNKNOWN_OPTION', `unknown gemini option "${name}"`, guess ? `did you mean "${guess}"?` : `known options: ${GEMINI_OPTIONS.join(', ')}`);
       continue;
     }

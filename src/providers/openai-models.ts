@@ -13,6 +13,7 @@
  *   `chooseSizeForAspect` before the request is made.
  */
 
+import { closest } from '../manifest/suggest.js';
 import type { GenerateParams } from '../manifest/types.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
 
@@ -234,7 +235,7 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
       );
       spec = fallbackSpec(model);
     } else {
-      const guess = didYouMean(model, OPENAI_MODELS.map((m) => m.id));
+      const guess = closest(model, OPENAI_MODELS.map((m) => m.id));
       error(
         'E_UNKNOWN_MODEL',
         `model "${model}" is not an OpenAI image model`,
@@ -254,7 +255,7 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
         `use "${retired}"`,
       );
     } else {
-      const guess = didYouMean(quality, spec.qualities);
+      const guess = closest(quality, spec.qualities);
       error(
         'E_INVALID_QUALITY',
         `quality "${quality}" is not a quality of ${spec.id}`,
@@ -308,7 +309,7 @@ function checkOptions(spec: OpenAiModelSpec, options: Record<string, unknown>, e
       continue;
     }
     if (!KNOWN_OPTIONS.includes(name)) {
-      const guess = didYouMean(name, KNOWN_OPTIONS);
+      const guess = closest(name, KNOWN_OPTIONS);
       error(
         'E_UNKNOWN_OPTION',
         `unknown openai option "${name}"`,
@@ -391,29 +392,3 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The closest candidate within a small edit distance, for "did you mean". */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}

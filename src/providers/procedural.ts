@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { default as Sharp } from 'sharp';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError, type Diagnostic, type SourcePosition } from '../util/errors.js';
+import { closest } from '../manifest/suggest.js';
 import { openAiModelSpec } from './openai-models.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
@@ -279,7 +280,7 @@ export const proceduralProvider: ImageProvider = {
   validate(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
     const spec = openAiModelSpec(params.model);
     if (!spec || spec.qualities.includes(params.quality)) return [];
-    const close = spec.qualities.find((q) => q[0] === params.quality[0]);
+    const close = closest(params.quality, spec.qualities);
     return [
       {
         code: 'E_INVALID_QUALITY',

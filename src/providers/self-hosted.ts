@@ -18,7 +18,7 @@
 
 import { checkImageBytes as checkImage, type CheckedImage } from './check-image.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
-import { didYouMean } from './openai-models.js';
+import { closest } from '../manifest/suggest.js';
 import { cancelled, parseRetryAfter, ProviderError } from './retry.js';
 
 /** Seconds one image is assumed to take when the manifest gives no `expectedGpuSeconds`. */
@@ -313,7 +313,7 @@ export function checkOptions(
   for (const [name, value] of Object.entries(options)) {
     const checkValue = checks[name];
     if (!checkValue) {
-      const guess = didYouMean(name, known);
+      const guess = closest(name, known);
       out.push({
         code: 'E_UNKNOWN_OPTION',
         message: `unknown ${provider} option "${name}"`,
