@@ -130,6 +130,21 @@ describe('openai provider in a build', () => {
     expect(result.stderr).toMatch(/OPENAI_API_KEY/);
   });
 
+  it('plan says up front which generations lack a key (text and --json), and nothing once it is set', async () => {
+    const dir = await project(manifest({ assets: 2, style: false }));
+    const noKey = { OPENAI_API_KEY: undefined, OPENAI_BASE_URL: api.url };
+    const text = await runCli(['plan'], { cwd: dir, env: noKey });
+    expect(text.code).toBe(0);
+    expect(text.stderr).toContain('warning W_NO_CREDENTIALS: 2 images to generate with openai would fail: no OpenAI API key: the environment variable OPENAI_API_KEY is not set');
+    expect(text.stderr).toMatch(/hint: set OPENAI_API_KEY/);
+    const json = JSON.parse((await runCli(['plan', '--json'], { cwd: dir, env: noKey })).stdout) as { warnings?: Array<{ code: string; provider: string; assets: string[] }> };
+    expect(json.warnings).toEqual([expect.objectContaining({ code: 'W_NO_CREDENTIALS', provider: 'openai', assets: expect.arrayContaining([expect.any(String), expect.any(String)]) })]);
+    const withKey = await runCli(['plan'], { cwd: dir, env: env() });
+    expect(withKey.stderr).not.toContain('W_NO_CREDENTIALS');
+    expect((JSON.parse((await runCli(['plan', '--json'], { cwd: dir, env: env() })).stdout) as { warnings?: unknown }).warnings).toBeUndefined();
+    expect(api.requests).toHaveLength(0);
+  });
+
   it('retries a 429 with retry-after and counts the retry in the report', async () => {
     const dir = await project(manifest({ assets: 1, style: false }));
     api.script({ kind: 'rate_limit', retryAfter: 1 }, 503);

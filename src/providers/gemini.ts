@@ -57,6 +57,15 @@ export const geminiProvider: ImageProvider = {
     return geminiSizeForAspect(params.model, aspect);
   },
 
+  credentialProblem(params: GenerateParams): GptError | undefined {
+    try {
+      readApiKey(params.options);
+      return undefined;
+    } catch (err) {
+      return err as GptError;
+    }
+  },
+
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
     return estimateGeminiCost(params, pricing);
   },

@@ -41,6 +41,15 @@ export const openaiProvider: ImageProvider = {
     return chooseSizeForAspect(params.model, aspect);
   },
 
+  credentialProblem(params: GenerateParams): GptError | undefined {
+    try {
+      readApiKey(params.options);
+      return undefined;
+    } catch (err) {
+      return err as GptError;
+    }
+  },
+
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
     return estimateOpenAiCost(params, pricing);
   },

@@ -1,5 +1,5 @@
 import type { GenerateParams } from '../manifest/types.js';
-import type { Diagnostic, SourcePosition } from '../util/errors.js';
+import type { Diagnostic, GptError, SourcePosition } from '../util/errors.js';
 
 /** One image asked of a provider. */
 export interface GenerateRequest {
@@ -55,6 +55,11 @@ export interface ImageProvider {
    * best matches, largest non-experimental first. Without it, the graph picks a size itself.
    */
   sizeForAspect?(params: GenerateParams, aspect: number): string;
+  /**
+   * What a request with these parameters would lack before it is sent (no API key in the
+   * environment), so `plan` can say so; undefined when nothing is missing.
+   */
+  credentialProblem?(params: GenerateParams): GptError | undefined;
   /** Estimated USD for one image with these parameters. */
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;
