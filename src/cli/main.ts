@@ -7,7 +7,7 @@ import { withProvider } from '../manifest/provider-override.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { build, graphOf, openProjectCache, selectionOf } from '../engine/build.js';
 import { planBuild, type Plan } from '../graph/plan.js';
-import { credentialProblems } from '../engine/credentials.js';
+import { credentialProblems, credentialWarning } from '../engine/credentials.js';
 import { formatUsd } from './format.js';
 import type { Diagnostic } from '../util/errors.js';
 import { ExitCode, GptError, INTERNAL_HINT, formatDiagnostic, manifestError, toGptError } from '../util/errors.js';
@@ -203,17 +203,13 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
       const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
       const plan = await planFor(manifest, assets, opts.regenerate);
       const modes = await modeCosts(manifest, g, io, assets);
-      const missing = await credentialProblems(manifest, plan);
+      const warnings = (await credentialProblems(manifest, plan)).map(credentialWarning);
       if (g.json) {
-        const warnings = missing.map((m) => ({ code: 'W_NO_CREDENTIALS', provider: m.provider, assets: m.assets, message: m.error.message, hint: m.error.hint }));
         io.out.write(`${JSON.stringify({ ...plan, ...(modes.length > 0 ? { modes } : {}), ...(warnings.length > 0 ? { warnings } : {}) }, null, 2)}\n`);
         return;
       }
       // Said before the plan, where a build would only find out at its first request.
-      for (const m of missing) {
-        const what = `${m.assets.length} image${m.assets.length === 1 ? '' : 's'} to generate with ${m.provider}`;
-        io.err.write(`warning W_NO_CREDENTIALS: ${what} would fail: ${m.error.message}\n${m.error.hint ? `  hint: ${m.error.hint}\n` : ''}`);
-      }
+      for (const warning of warnings) io.err.write(`${formatDiagnostic(warning)}\n`);
       const extra = [g.verbose ? formatPrompts(manifest, plan) : '', modes.length > 0 ? formatModeCosts(modes) : ''].filter((s) => s !== '');
       io.out.write(`${[formatPlan(plan, { verbose: !!g.verbose, onlyRuns: false, manifest }), ...extra].join('\n\n')}\n`);
     });

@@ -1,7 +1,7 @@
 import type { Plan } from '../graph/plan.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { getProvider } from '../providers/registry.js';
-import type { GptError } from '../util/errors.js';
+import type { Diagnostic, GptError } from '../util/errors.js';
 
 /** A credential a planned generation would lack (an API key not in the environment). */
 export interface CredentialProblem {
@@ -31,4 +31,17 @@ export async function credentialProblems(manifest: ResolvedManifest, plan: Plan)
     else byMessage.set(key, { provider: params.provider, error, assets: [node.asset] });
   }
   return [...byMessage.values()];
+}
+
+/** A problem as `plan` reports it: a warning (text and --json) naming the provider and its assets. */
+export function credentialWarning(problem: CredentialProblem): Diagnostic & { provider: string; assets: string[] } {
+  const images = `${problem.assets.length} image${problem.assets.length === 1 ? '' : 's'}`;
+  return {
+    code: 'W_NO_CREDENTIALS',
+    severity: 'warning',
+    message: `${images} to generate with ${problem.provider} would fail: ${problem.error.message}`,
+    ...(problem.error.hint ? { hint: problem.error.hint } : {}),
+    provider: problem.provider,
+    assets: problem.assets,
+  };
 }

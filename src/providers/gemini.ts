@@ -18,6 +18,7 @@
  */
 
 import { ApiError, GoogleGenAI, Modality, type GenerateContentResponse, type Part } from '@google/genai';
+import { apiKeyProblem, readApiKey, type ApiKeySpec } from './api-key.js';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams, GEMINI_TRANSPORT_OPTIONS } from './gemini-models.js';
@@ -26,7 +27,7 @@ import { cancelled, ProviderError, retrySettings, withRetry } from './retry.js';
 import { checkImageBytes, clip, errnoCode, fromBase64, throwIfInvalid, type CheckedImage } from './self-hosted.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
-const DEFAULT_KEY_ENV = 'GEMINI_API_KEY';
+const API_KEY: ApiKeySpec = { vendor: 'Gemini', defaultEnv: 'GEMINI_API_KEY', example: 'AIza', source: 'a key from https://aistudio.google.com/apikey' };
 const SERVICE = 'the Gemini API';
 
 /** Finish reasons that mean "blocked by safety or policy": never retried. */
@@ -58,12 +59,7 @@ export const geminiProvider: ImageProvider = {
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {
-    try {
-      readApiKey(params.options);
-      return undefined;
-    } catch (err) {
-      return err as GptError;
-    }
+    return apiKeyProblem(params.options, API_KEY);
   },
 
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
@@ -76,7 +72,7 @@ export const geminiProvider: ImageProvider = {
 async function generateWithGemini(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
   throwIfInvalid(request.assetId, validateGeminiParams(params, undefined));
-  const apiKey = readApiKey(params.options);
+  const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
   const baseUrl = typeof params.options['baseUrl'] === 'string' ? params.options['baseUrl'] : undefined;
   const client = new GoogleGenAI({
@@ -157,18 +153,6 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
   }
 }
 
-function readApiKey(options: Record<string, unknown>): string {
-  const named = typeof options['apiKeyEnv'] === 'string' ? options['apiKeyEnv'] : undefined;
-  const envName = named ?? DEFAULT_KEY_ENV;
-  const key = process.env[envName]?.trim();
-  if (key) return key;
-  throw new GptError('E_NO_API_KEY', `no Gemini API key: the environment variable ${envName} is not set`, {
-    hint: named
-      ? `set ${envName} (named by generate.options.apiKeyEnv) to your Gemini API key, e.g. export ${envName}=AIza...`
-      : 'set GEMINI_API_KEY to a key from https://aistudio.google.com/apikey, e.g. export GEMINI_API_KEY=AIza... (or name another variable with generate.options.apiKeyEnv)',
-    haltsProvider: true,
-  });
-}
 
 /**
  * The image of a response, or why there is none: a safety block (not retried), or an answer

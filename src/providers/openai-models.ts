@@ -245,28 +245,24 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
     }
   }
 
-  const quality = params.quality;
-  if (!spec.qualities.includes(quality)) {
-    const retired = RETIRED_QUALITIES[quality];
-    if (retired) {
-      error(
-        'E_INVALID_QUALITY',
-        `quality "${quality}" belonged to dall-e-3; ${spec.id} takes ${spec.qualities.join(', ')}`,
-        `use "${retired}"`,
-      );
-    } else {
-      const guess = closest(quality, spec.qualities);
-      error(
-        'E_INVALID_QUALITY',
-        `quality "${quality}" is not a quality of ${spec.id}`,
-        guess ? `did you mean "${guess}"? (${spec.qualities.join(', ')})` : `use one of: ${spec.qualities.join(', ')}`,
-      );
-    }
-  }
+  const badQuality = qualityProblem(spec, params.quality);
+  if (badQuality) error('E_INVALID_QUALITY', badQuality.message, badQuality.hint);
 
   checkSize(spec, params.size, error, warn);
   checkOptions(spec, params.options, error, warn);
   return out;
+}
+
+/** Why `quality` is not one `spec`'s model takes (E_INVALID_QUALITY), with the fix; undefined when it is. */
+export function qualityProblem(spec: OpenAiModelSpec, quality: string): { message: string; hint: string } | undefined {
+  if (spec.qualities.includes(quality)) return undefined;
+  const retired = RETIRED_QUALITIES[quality];
+  if (retired) return { message: `quality "${quality}" belonged to dall-e-3; ${spec.id} takes ${spec.qualities.join(', ')}`, hint: `use "${retired}"` };
+  const guess = closest(quality, spec.qualities);
+  return {
+    message: `quality "${quality}" is not a quality of ${spec.id}`,
+    hint: guess ? `did you mean "${guess}"? (${spec.qualities.join(', ')})` : `use one of: ${spec.qualities.join(', ')}`,
+  };
 }
 
 type Report = (code: string, message: string, hint?: string) => void;

@@ -15,6 +15,7 @@ import OpenAI, {
   APIUserAbortError,
   toFile,
 } from 'openai';
+import { apiKeyProblem, readApiKey, type ApiKeySpec } from './api-key.js';
 import { checkImageBytes, type CheckedImage } from './check-image.js';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
@@ -24,7 +25,7 @@ import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
-const DEFAULT_KEY_ENV = 'OPENAI_API_KEY';
+const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
 export const openaiProvider: ImageProvider = {
   name: 'openai',
@@ -42,12 +43,7 @@ export const openaiProvider: ImageProvider = {
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {
-    try {
-      readApiKey(params.options);
-      return undefined;
-    } catch (err) {
-      return err as GptError;
-    }
+    return apiKeyProblem(params.options, API_KEY);
   },
 
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
@@ -68,7 +64,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
       diagnostics: invalid,
     });
   }
-  const apiKey = readApiKey(params.options);
+  const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
   const baseURL = typeof params.options['baseURL'] === 'string' ? params.options['baseURL'] : undefined;
   const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: settings.timeoutMs });
@@ -185,18 +181,6 @@ function withPrompt<T extends Record<string, unknown>>(body: T, prompt: string):
   return { ...body, prompt };
 }
 
-function readApiKey(options: Record<string, unknown>): string {
-  const named = typeof options['apiKeyEnv'] === 'string' ? options['apiKeyEnv'] : undefined;
-  const envName = named ?? DEFAULT_KEY_ENV;
-  const key = process.env[envName]?.trim();
-  if (key) return key;
-  throw new GptError('E_NO_API_KEY', `no OpenAI API key: the environment variable ${envName} is not set`, {
-    hint: named
-      ? `set ${envName} (named by generate.options.apiKeyEnv) to your OpenAI API key, e.g. export ${envName}=sk-...`
-      : `set OPENAI_API_KEY to your OpenAI API key, e.g. export OPENAI_API_KEY=sk-... (or name another variable with generate.options.apiKeyEnv)`,
-    haltsProvider: true,
-  });
-}
 
 /**
  * Decodes the base64 image and proves it whole (check-image.ts). A 200 that fails here

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { default as Sharp } from 'sharp';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError, type Diagnostic, type SourcePosition } from '../util/errors.js';
-import { closest } from '../manifest/suggest.js';
-import { openAiModelSpec } from './openai-models.js';
+import { openAiModelSpec, qualityProblem } from './openai-models.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
 // sharp is loaded on first use: validating a manifest (which loads this provider) stays cheap.
@@ -279,17 +278,9 @@ export const proceduralProvider: ImageProvider = {
    */
   validate(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
     const spec = openAiModelSpec(params.model);
-    if (!spec || spec.qualities.includes(params.quality)) return [];
-    const close = closest(params.quality, spec.qualities);
-    return [
-      {
-        code: 'E_INVALID_QUALITY',
-        message: `quality "${params.quality}" is not a quality of ${spec.id} (the model the procedural provider stands in for)`,
-        hint: `${close ? `did you mean "${close}"? ` : ''}use one of: ${spec.qualities.join(', ')}`,
-        at,
-        severity: 'error',
-      },
-    ];
+    const problem = spec ? qualityProblem(spec, params.quality) : undefined;
+    if (!problem) return [];
+    return [{ code: 'E_INVALID_QUALITY', message: `${problem.message} (the model the procedural provider stands in for)`, hint: problem.hint, at, severity: 'error' }];
   },
 
   estimateCostUsd(): number {
