@@ -39,6 +39,10 @@ export interface Store {
   putFile(file: string): Promise<{ hash: string; size: number }>;
   getAction(key: string): Promise<StoredAction | undefined>;
   putAction(record: ActionRecord): Promise<void>;
+  /** Action records a shared remote cache supplied in this run (a layered store only). */
+  readonly remoteHits?: number;
+  /** Waits for background work (a layered store's uploads): a build calls it before it ends. */
+  finish?(): Promise<unknown>;
 }
 
 /** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */
@@ -190,6 +194,15 @@ export class LocalStore implements Store {
     this.loadIndex().set(record.key, stored);
     this.used.set(record.key, stored);
     this.indexStale = true;
+  }
+
+  /** A local store alone has no remote: nothing came from one, nothing is left to upload. */
+  get remoteHits(): number {
+    return 0;
+  }
+
+  async finish(): Promise<unknown> {
+    return undefined;
   }
 
   /** Verifies an object's bytes still hash to its name (used before restoring deliverables). */

@@ -21,6 +21,8 @@ import type { CommandContext } from './commands/context.js';
 import { registerPickCommand } from './commands/pick.js';
 import { registerPreflightCommand } from './commands/preflight.js';
 import { registerWatchCommand } from './commands/watch.js';
+import { remoteUrlProblem } from '../cache/remote/config.js';
+import { parseShardSpec, type ShardSpec } from '../graph/shard.js';
 
 export const DEFAULT_MANIFEST = 'assets.pipeline.yaml';
 
@@ -153,7 +155,17 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
     .option('--explain', 'print why each step runs before building')
     .option('--strict', 'prompt lint warnings are errors (exit 2)')
     .option('--provider <name>', 'generate every asset with this provider instead of the manifest\'s (e.g. procedural for a free dry run)')
-    .action(async (assets: string[], opts: { frozen?: boolean; regenerate?: string[]; maxCost?: number; failFast?: boolean; explain?: boolean; strict?: boolean; provider?: string }, cmd: Command) => {
+    .option('--remote-cache <url>', 'a shared remote cache for this run (over cache.remote.url and GPT4K_REMOTE_CACHE; "off": none); token in GPT4K_REMOTE_CACHE_TOKEN', (url: string) => {
+      const problem = url === 'off' ? undefined : remoteUrlProblem(url);
+      if (problem) throw new InvalidArgumentError(problem);
+      return url;
+    })
+    .option('--shard <i/n>', 'CI fan-out: build only shard I of N (reference groups kept together, balanced by estimated cost)', (text: string) => {
+      const spec = parseShardSpec(text);
+      if (!spec) throw new InvalidArgumentError(`expected I/N with 1 <= I <= N, such as 2/3, got "${text}"`);
+      return spec;
+    })
+    .action(async (assets: string[], opts: { frozen?: boolean; regenerate?: string[]; maxCost?: number; failFast?: boolean; explain?: boolean; strict?: boolean; provider?: string; remoteCache?: string; shard?: ShardSpec }, cmd: Command) => {
       const g = globals(cmd);
       const loaded = await loadOrThrow(g, io);
       const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
@@ -180,6 +192,8 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
           regenerate: opts.regenerate ?? [],
           ...(opts.maxCost !== undefined ? { maxCostUsd: opts.maxCost } : {}),
           failFast: !!opts.failFast,
+          ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}),
+          ...(opts.shard ? { shard: opts.shard } : {}),
           signal: abort.signal,
           onEvent: (event) => reporter.onEvent(event),
         });

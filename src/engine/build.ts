@@ -31,6 +31,8 @@ import type { BuildEvent, BuildListener, NodeRef } from './events.js';
 import { Pool, RateLimiter } from './pool.js';
 import { assembleReport, type NodeOutcome } from './outcomes.js';
 import { closest } from '../manifest/suggest.js';
+import { openLayeredStore } from '../cache/remote/open.js';
+import { shardSelection } from '../graph/shard.js';
 
 /** The step runners pull in sharp and LittleCMS: loaded on first use, so a no-op build never pays for them. */
 let stepsModule: Promise<typeof import('../steps/index.js')> | undefined;
@@ -55,6 +57,10 @@ export interface BuildOptions {
    * but lets paid requests in flight finish and stores their images.
    */
   hardStop?: AbortSignal;
+  /** A remote cache URL for this run (--remote-cache), over the manifest's and GPT4K_REMOTE_CACHE; "off": none. */
+  remoteCache?: string;
+  /** Build only shard `index` (1-based) of `count` (--shard I/N): see graph/shard.ts. */
+  shard?: { index: number; count: number };
   /** Skip writing out/report.html (the JSON report is always written). */
   contactSheet?: boolean;
   /**
@@ -165,7 +171,7 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
   const started = Date.now();
   const emit = (event: BuildEvent) => options.onEvent?.(event);
   const graph = graphOf(manifest);
-  const selected = selectionOf(graph, options.assets);
+  const selected = options.shard ? await shardSelection(graph, options.shard) : selectionOf(graph, options.assets);
   const lock = await acquireBuildLock(path.join(manifest.root, '.gpt4k'), {
     timeoutMs: options.lockTimeoutMs,
     signal: options.signal,
@@ -174,7 +180,12 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
   try {
     // Read the cache under the lock: a build that held it before us may have written to it.
     const cache = await openProjectCache(manifest);
-    return await runBuild(graph, selected, cache, options, emit, started);
+    cache.store = openLayeredStore(cache.cacheDir, manifest.remoteCache, { url: options.remoteCache, warn: (message) => emit({ type: 'warning', message }) }) ?? cache.store;
+    try {
+      return await runBuild(graph, selected, cache, options, emit, started);
+    } finally {
+      await cache.store.finish?.();
+    }
   } finally {
     await lock.release();
   }
@@ -765,7 +776,7 @@ async function runBuild(
   // --frozen verifies the lock file; every other build brings it up to date.
   if (!options.frozen) await lockAfterBuild(graph, cache.lock, order, outcomes, madeCandidates, !selected);
 
-  const report = assembleReport(graph, order, outcomes, Date.now() - started);
+  const report = assembleReport(graph, order, outcomes, Date.now() - started, store.remoteHits);
   const { formatJsonReport, writeJsonReport } = await import('../report/write-report.js');
   const reportJson = formatJsonReport(report);
   const reportFile = await writeJsonReport(report, manifest.outputDir, reportJson);

@@ -41,7 +41,7 @@ function assetStatus(steps: ReportStep[]): StepStatus {
 }
 
 /** The report DESIGN.md specifies, from the outcomes of the nodes that were in the build. */
-export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map<string, NodeOutcome>, durationMs: number): PipelineReport {
+export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map<string, NodeOutcome>, durationMs: number, remoteHits = 0): PipelineReport {
   const byAsset = new Map<string, ReportAsset>();
   let providerCalls = 0;
   let retries = 0;
@@ -111,6 +111,7 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
       skipped: count('skipped'),
       providerCalls,
       retries,
+      remoteHits,
       costUsd: usd(assets.reduce((sum, a) => sum + a.costUsd, 0)),
       durationMs,
     },

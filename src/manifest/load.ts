@@ -93,6 +93,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     version: 1,
     outputDir,
     limits: resolveLimits(raw.limits),
+    ...(raw.cache?.remote ? { remoteCache: raw.cache.remote } : {}),
     styles,
     profiles,
     targets,

@@ -137,6 +137,7 @@ export interface RawManifest {
   output?: string;
   defaults?: { generate?: RawGenerate; upscale?: RawUpscale; targets?: string[] };
   limits?: { generate?: number; process?: number; gpu?: number; imagesPerMinute?: number; maxCostUsd?: number };
+  cache?: { remote?: import('../cache/remote/config.js').RawRemoteCache };
   styles?: Record<string, RawStyle>;
   profiles?: Record<string, string>;
   pricing?: Record<string, unknown>;

@@ -14,6 +14,8 @@ export interface ResolvedManifest {
   /** Absolute path of the deliverables folder (inside root). */
   outputDir: string;
   limits: Limits;
+  /** The manifest's `cache.remote` (a shared remote cache), as written: resolved with the flag and environment at build time. */
+  remoteCache?: import('../cache/remote/config.js').RawRemoteCache;
   styles: Map<string, ResolvedStyle>;
   /** Profile name -> where its bytes come from. */
   profiles: Map<string, ProfileRef>;

@@ -70,6 +70,8 @@ export interface PipelineReport {
     skipped: number;
     providerCalls: number;
     retries: number;
+    /** Action records a shared remote cache supplied (each one a step not redone here). */
+    remoteHits?: number;
     costUsd: number;
     durationMs: number;
   };
