@@ -1,5 +1,6 @@
 import { collectGarbage, statsOf, takeInventory, type CacheStats, type GcOptions, type GcResult, type LiveSet } from '../cache/gc.js';
 import { acquireBuildLock } from '../cache/lock.js';
+import { readRemoteStats, type RemoteStats } from '../cache/remote/stats.js';
 import { planBuild } from '../graph/plan.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { graphOf, openProjectCache, type ProjectCache } from './build.js';
@@ -22,11 +23,11 @@ export async function liveSetOf(manifest: ResolvedManifest, cache: ProjectCache)
 }
 
 /** `gpt4k cache stats`: sizes and counts, reachable or not. */
-export async function cacheStats(manifest: ResolvedManifest): Promise<CacheStats & { cacheDir: string }> {
+export async function cacheStats(manifest: ResolvedManifest): Promise<CacheStats & { cacheDir: string; remote?: RemoteStats }> {
   const cache = await openProjectCache(manifest);
-  const [inventory, live] = await Promise.all([takeInventory(cache.cacheDir), liveSetOf(manifest, cache)]);
+  const [inventory, live, remote] = await Promise.all([takeInventory(cache.cacheDir), liveSetOf(manifest, cache), readRemoteStats(cache.cacheDir)]);
   await cache.files.save().catch(() => undefined);
-  return { cacheDir: cache.cacheDir, ...statsOf(inventory, live) };
+  return { cacheDir: cache.cacheDir, ...statsOf(inventory, live), ...(remote ? { remote } : {}) };
 }
 
 /** `gpt4k gc`: removes what the current manifest does not reach (see collectGarbage), holding the build lock. */

@@ -47,7 +47,7 @@ export function registerCacheCommands(program: Command, context: CommandContext)
   const cache = program.command('cache').description('inspect the cache (.gpt4k/)');
   cache
     .command('stats')
-    .description('size and counts of the cache: objects, action records by kind, reachable or not')
+    .description('size and counts of the cache: objects, action records by kind, reachable or not; the remote cache\'s hits, misses and bytes')
     .action(async (_opts: unknown, cmd: Command) => {
       const g = context.globals(cmd);
       const manifest = await context.load(cmd);
@@ -63,6 +63,9 @@ export function registerCacheCommands(program: Command, context: CommandContext)
           `${shown(io.cwd, stats.cacheDir)}: ${formatBytes(stats.totalBytes)}`,
           `  objects: ${o.count} (${formatBytes(o.bytes)}): ${o.reachable.count} reachable (${formatBytes(o.reachable.bytes)}), ${o.unreachable.count} unreachable (${formatBytes(o.unreachable.bytes)})`,
           `  action records: ${stats.records.count}${kinds ? ` (${kinds})` : ''}: ${stats.records.reachable} reachable, ${stats.records.unreachable} unreachable`,
+          ...(stats.remote
+            ? [`  remote cache: ${stats.remote.hits} hit(s), ${stats.remote.misses} miss(es), ${stats.remote.corrupt} corrupt, ${formatBytes(stats.remote.bytesDown)} down, ${formatBytes(stats.remote.bytesUp)} up, ${stats.remote.uploads} record(s) uploaded (all builds of this checkout${stats.remote.url ? `; last: ${stats.remote.url}` : ''})`]
+            : []),
           ...(stats.tmpBytes > 0 ? [`  temp files: ${formatBytes(stats.tmpBytes)} (left by interrupted builds; gc removes them)`] : []),
           ...(o.unreachable.count > 0 || stats.records.unreachable > 0 ? ['  run `gpt4k gc` to remove what is unreachable (`--keep N` keeps older generations)'] : []),
         ].join('\n') + '\n',
