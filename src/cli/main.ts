@@ -167,6 +167,7 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
     })
     .action(async (assets: string[], opts: { frozen?: boolean; regenerate?: string[]; maxCost?: number; failFast?: boolean; explain?: boolean; strict?: boolean; provider?: string; remoteCache?: string; shard?: ShardSpec }, cmd: Command) => {
       const g = globals(cmd);
+      if (opts.shard && assets.length > 0) throw new GptError('E_BAD_SHARD', '--shard picks the assets itself: it cannot be combined with asset names', { hint: 'drop the asset names, or --shard', exitCode: ExitCode.usage });
       const loaded = await loadOrThrow(g, io);
       const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
       await lintOrThrow(manifest, g, !!opts.strict, io);
