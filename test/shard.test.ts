@@ -120,3 +120,21 @@ describe('build --shard I/N in three checkouts, then a frozen assembly', () => {
     expect(result.stderr).toMatch(/expected I\/N/);
   });
 });
+
+describe("init's workflow", () => {
+  it('fans out shards against the remote cache and assembles with --frozen, the token a secret', async () => {
+    const { parse } = await import('yaml');
+    const { WORKFLOW_TEMPLATE } = await import('../src/cli/init.js');
+    type Job = { needs?: string; if?: string; strategy?: { matrix: { shard: number[] } }; steps: { run?: string }[] };
+    const workflow = parse(WORKFLOW_TEMPLATE) as { env: Record<string, string>; jobs: Record<string, Job> };
+    expect(workflow.env.GPT4K_REMOTE_CACHE_TOKEN).toBe('${{ secrets.GPT4K_REMOTE_CACHE_TOKEN }}');
+    expect(workflow.env.GPT4K_REMOTE_CACHE).toBe('${{ vars.GPT4K_REMOTE_CACHE }}');
+    expect(workflow.env.GPT4K_REMOTE_CACHE_WRITE).toMatch(/pull_request/);
+    const { shards, build } = workflow.jobs;
+    expect(shards!.strategy!.matrix.shard).toEqual([1, 2, 3]);
+    expect(shards!.steps.some((s) => s.run === 'npx gpt4k build --frozen --shard ${{ matrix.shard }}/3')).toBe(true);
+    expect(build!.needs).toBe('shards');
+    expect(build!.if).toMatch(/!cancelled\(\)/);
+    expect(build!.steps.some((s) => s.run === 'npx gpt4k build --frozen')).toBe(true);
+  });
+});

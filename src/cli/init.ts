@@ -68,6 +68,12 @@ assets:
 export const WORKFLOW_TEMPLATE = `# Builds the image assets on every push, incrementally: the gpt4k cache (.gpt4k/) is kept
 # between runs, and --frozen refuses any paid generation that is not already cached, so CI
 # never spends money. Generate new images locally, then commit assets.lock.json.
+#
+# With a shared remote cache (docs/ci.md): set the repository variable GPT4K_REMOTE_CACHE to
+# its URL and the secret GPT4K_REMOTE_CACHE_TOKEN to its token. Then what anyone built against
+# it (a laptop, an earlier run) is not redone, three shard jobs split the processing between
+# them, and the build job assembles every deliverable from the remote with no provider call.
+# Pull requests read the remote and never write to it (forks get no secrets anyway).
 name: assets
 
 on:
@@ -83,8 +89,17 @@ concurrency:
   group: assets-\${{ github.ref }}
   cancel-in-progress: true
 
+env:
+  GPT4K_REMOTE_CACHE: \${{ vars.GPT4K_REMOTE_CACHE }}
+  GPT4K_REMOTE_CACHE_TOKEN: \${{ secrets.GPT4K_REMOTE_CACHE_TOKEN }}
+  GPT4K_REMOTE_CACHE_WRITE: \${{ github.event_name == 'pull_request' && '0' || '1' }}
+
 jobs:
+  # The assembly: every deliverable, from the remote (or the Actions cache) alone.
   build:
+    needs: shards
+    # Runs when the shards ran and passed, and when they were skipped (no remote cache set).
+    if: \${{ !cancelled() && needs.shards.result != 'failure' }}
     runs-on: ubuntu-latest
     timeout-minutes: 30
     steps:
@@ -130,6 +145,31 @@ jobs:
           # out/.thumbs holds the contact sheet's thumbnails (out/report.html).
           include-hidden-files: true
           if-no-files-found: warn
+
+  # Fan-out: each shard builds its part (style references stay with their batch) and uploads
+  # it to the remote cache. Only with a remote cache: without one, the shards share nothing.
+  shards:
+    if: \${{ vars.GPT4K_REMOTE_CACHE != '' }}
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    strategy:
+      fail-fast: false
+      matrix:
+        shard: [1, 2, 3]
+    steps:
+      - uses: actions/checkout@v4
+
+      - uses: actions/setup-node@v4
+        with:
+          node-version: 20
+          cache: npm
+
+      - run: npm ci
+
+      # --frozen: no paid call here either. To let CI generate missing images, drop --frozen,
+      # add --max-cost and OPENAI_API_KEY, and see docs/ci.md for the lock file.
+      - name: Build shard \${{ matrix.shard }} of 3
+        run: npx gpt4k build --frozen --shard \${{ matrix.shard }}/3
 `;
 
 export interface InitResult {

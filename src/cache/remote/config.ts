@@ -46,7 +46,8 @@ export function resolveRemoteCache(
   flagUrl: string | undefined,
   env: NodeJS.ProcessEnv,
 ): RemoteCacheConfig | undefined {
-  const given = flagUrl ?? env[URL_ENV] ?? raw?.url;
+  // An empty variable is unset (a CI variable that was not defined): the manifest's URL holds.
+  const given = flagUrl ?? (env[URL_ENV]?.trim() || undefined) ?? raw?.url;
   if (given === undefined || given.trim() === '' || given === 'off') return undefined;
   let url = given.trim();
   let backend = raw?.backend ?? 'http';
