@@ -19,6 +19,7 @@ const BENCHES = {
   hash: './hash.bench.mjs',
   memory: './memory.bench.mjs',
   openai: './openai.bench.mjs',
+  remote: './remote.bench.mjs',
   realesrgan: './realesrgan.bench.mjs',
 };
 
