@@ -152,7 +152,7 @@ export class LayeredStore extends LocalStore {
       if (actual !== hash) {
         this.counters.corrupt++;
         this.corrupt.add(hash);
-        this.options.warn(`remote cache: the object ${hash} of ${nodeId} (key ${key}) is corrupt (its bytes hash to ${actual}); not used, built locally instead`);
+        this.options.warn(`remote cache: the object ${hash} of ${printable(nodeId)} (key ${key}) is corrupt (its bytes hash to ${actual}); not used, built locally instead`);
         return false;
       }
       const dest = this.objectPath(hash);
@@ -217,3 +217,6 @@ function parseRecord(bytes: Buffer, key: string): ActionRecord | undefined {
   if (preview !== undefined && (typeof preview !== 'string' || !NAME.test(preview))) return undefined;
   return record;
 }
+
+/** A node id read from a downloaded record, safe to print (no control characters from a forged record). */
+const printable = (text: unknown): string => String(text).replace(/[^\w/:.@+-]/g, '?').slice(0, 200);
