@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, printError } from '../src/cli/main.js';
 import { PlainReporter } from '../src/cli/reporters/plain.js';
 import { GptError, toGptError } from '../src/util/errors.js';
-import { REPO_ROOT } from './support/paths.js';
+import { FOGRA39, REPO_ROOT } from './support/paths.js';
 import { makeProject, readReport, removeProject, runCli } from './support/project.js';
 
 function capture() {
@@ -55,7 +55,7 @@ let dir: string;
 
 beforeAll(async () => {
   const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#806040' } }).jpeg().toBuffer();
-  const icc = readFileSync(path.join(REPO_ROOT, '../shared/profiles/FOGRA39L_coated.icc'));
+  const icc = readFileSync(FOGRA39);
   dir = await makeProject({ 'assets.pipeline.yaml': MANIFEST, 'photos/x.jpg': jpeg, 'profiles/press.icc': icc }, 'gpt4k-errors-');
 });
 

@@ -1,4 +1,4 @@
-import { BUILTIN_PROFILES, type ColorSpec, type OutputFormat, type ProfileRef, type ResolvedTarget } from './types.js';
+import { BUILTIN_PROFILES, DEFAULT_PRESS_PROFILE, type ColorSpec, type OutputFormat, type ProfileRef, type ResolvedTarget } from './types.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS } from './defaults.js';
 import { printSize } from './paper.js';
@@ -114,7 +114,7 @@ function resolveColor(
   source: SourceFile,
   diagnostics: Diagnostics,
 ): ColorSpec {
-  const profile = color?.profile ?? (format === 'tiff' || format === 'pdf' ? 'cmyk' : 'srgb');
+  const profile = color?.profile ?? (format === 'tiff' || format === 'pdf' ? DEFAULT_PRESS_PROFILE : 'srgb');
   if (!profiles.has(profile)) {
     diagnostics.error(
       'E_UNKNOWN_PROFILE',
