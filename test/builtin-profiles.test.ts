@@ -42,7 +42,7 @@ describe('built-in press profiles', () => {
   describe('in a build', () => {
     let project: Project;
     beforeAll(async () => {
-      await ensureBuilt(['src/color/profiles.ts', 'src/manifest/types.ts', 'src/manifest/targets.ts']);
+      await ensureBuilt(['src/cli/format.ts', 'src/color/profiles.ts', 'src/manifest/types.ts', 'src/manifest/targets.ts']);
       project = await makeProject({ 'assets.pipeline.yaml': MANIFEST }, 'gpt4k-builtin-icc-');
     });
     afterAll(async () => project?.remove());
@@ -50,6 +50,8 @@ describe('built-in press profiles', () => {
     it('a CMYK target with no profile gets FOGRA39L; swop-tr005 and libvips-cmyk embed theirs', async () => {
       const result = await project.run(['build']);
       expect(result.code, result.stderr).toBe(0);
+      // The closing line says what to open.
+      expect(result.stdout).toContain('deliverables out/, contact sheet out/report.html, report out/pipeline_report.json');
       const report = await project.report();
       const icc = Object.fromEntries(report.assets[0]!.outputs.map((o) => [o.target, o.icc]));
       expect(icc).toEqual({ eu: 'FOGRA39L Coated', us: 'SWOP TR005 Coated', generic: 'Chemical proof' });

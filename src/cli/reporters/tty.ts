@@ -2,7 +2,7 @@ import { createLogUpdate } from 'log-update';
 import type { BuildEvent, NodeRef } from '../../engine/events.js';
 import type { PipelineReport } from '../../report/types.js';
 import type { GptError } from '../../util/errors.js';
-import { formatDuration, formatUsd } from '../format.js';
+import { describeResults, formatDuration, formatUsd } from '../format.js';
 import { stackOf } from './json.js';
 import type { Reporter, ReporterOptions } from './types.js';
 
@@ -233,6 +233,6 @@ export class TtyReporter implements Reporter {
         if (stack) out.write(`stack trace of ${id}:\n${stack}\n`);
       }
     }
-    out.write(`report: ${reportFile}\n`);
+    out.write(`${describeResults(reportFile)}\n`);
   }
 }
