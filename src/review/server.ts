@@ -80,7 +80,7 @@ export async function startReviewServer(app: ReviewApp, options: { host: string;
 
   const page = (res: ServerResponse) => {
     const nonce = randomBytes(16).toString('base64');
-    const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+    const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
     send(res, 200, 'text/html; charset=utf-8', renderReviewPage(app.model(), { nonce, token }), { 'content-security-policy': csp, 'referrer-policy': 'no-referrer' });
   };
 
