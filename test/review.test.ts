@@ -6,12 +6,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadProfile } from '../src/color/profiles.js';
+import { renderTarget } from '../src/color/render.js';
+import type { ResolvedTarget } from '../src/manifest/types.js';
+import { renderContactSheet } from '../src/report/html-render.js';
+import type { PipelineReport } from '../src/report/types.js';
 import { renderReviewMain } from '../src/review/page.js';
 import { softProof } from '../src/review/soft-proof.js';
 import { eventually, makeProject, type LiveCli, type Project } from './support/cli-project.js';
@@ -264,8 +269,9 @@ describe('soft proof', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-proof-'));
     try {
       const tiff = path.join(dir, 'in.tif');
-      await sharp({ create: { width: 24, height: 16, channels: 3, background: '#1b7f8e' } })
-        .composite([{ input: { create: { width: 12, height: 16, channels: 3, background: '#ff2020' } }, left: 0, top: 0 }])
+      const pixels = Buffer.alloc(24 * 16 * 3);
+      for (let i = 0; i < 24 * 16; i++) pixels.set(i % 24 < 12 ? [255, 32, 32] : [27, 127, 142], i * 3);
+      await sharp(pixels, { raw: { width: 24, height: 16, channels: 3 } })
         .withIccProfile(FOGRA39)
         .toColourspace('cmyk')
         .tiff()
@@ -276,6 +282,45 @@ describe('soft proof', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("makes a print render's preview (the contact sheet's thumbnail) a soft proof of the TIFF", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-preview-'));
+    try {
+      const fogra = await loadProfile('fogra39', { kind: 'file', path: FOGRA39 });
+      // Left half bright red, right half bright blue.
+      const picture = Buffer.alloc(200 * 160 * 3);
+      for (let i = 0; i < 200 * 160; i++) picture.set(i % 200 < 100 ? [255, 48, 0] : [0, 160, 255], i * 3);
+      const target: ResolvedTarget = {
+        id: 'print', width: 200, height: 160, trimWidth: 200, trimHeight: 160, dpi: 300, bleedMm: 0, fit: 'cover', format: 'tiff',
+        color: { profile: 'fogra39', intent: 'perceptual', bpc: false }, preflight: 'off',
+      };
+      const rendered = await renderTarget({ data: picture, width: 200, height: 160, channels: 3, depth: 'uchar' }, target, fogra);
+      const tiff = path.join(dir, 'print.tif');
+      await writeFile(tiff, rendered.data);
+      const preview = await sharp(rendered.preview).removeAlpha().raw().toBuffer();
+      // Bright blue and red are outside FOGRA39: a proof shows them duller, as the press will.
+      expect(meanDiff(preview, await tificcProof(tiff, dir))).toBeLessThan(3);
+      expect(meanDiff(preview, picture)).toBeGreaterThan(10);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('contact sheet: a preflight warning is amber, not a failure; prompts in full; the built-in CMYK profile says what it is', () => {
+    const warn = { name: 'resolution', ok: false, severity: 'warning' as const, message: '150 dpi effective is below the 300 dpi minimum', value: 150, limit: 300 };
+    const report: PipelineReport = {
+      version: 1,
+      summary: { assets: 1, built: 1, cached: 0, failed: 0, skipped: 0, providerCalls: 0, retries: 0, costUsd: 0, durationMs: 10 },
+      assets: [{ id: 'hero', status: 'built', prompt: 'a long prompt '.repeat(40), costUsd: 0, steps: [], error: null,
+        outputs: [{ target: 'a3', path: 'out/hero/a3.tif', width: 10, height: 10, format: 'tiff', space: 'cmyk', dpi: 300, icc: 'Chemical proof', preflight: { ok: false, checks: [warn] } }] }],
+    };
+    const page = renderContactSheet({ title: 't', report, assets: [{ asset: report.assets[0]!, outputs: [{ output: report.assets[0]!.outputs[0]!, href: null, label: 'hero/a3.tif', preview: { kind: 'placeholder', label: 'x' } }] }] });
+    expect(page).toContain('class="preflight preflight-warn"');
+    expect(page).not.toContain('preflight-failed"');
+    expect(page).not.toContain('Preflight failed');
+    expect(page).not.toContain('line-clamp');
+    expect(page).toContain('Chemical proof (the built-in generic CMYK profile');
   });
 
   it('escapes an asset id that holds HTML (ids come from manifests, includes and CSVs)', () => {
