@@ -25,7 +25,7 @@ import { FOGRA39 } from './support/paths.js';
 
 // Code in page.evaluate runs in Chromium; the project compiles without the DOM lib.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const window: any, document: any;
+declare const window: any, document: any, btoa: (s: string) => string;
 
 const CHROMIUM = process.env.GPT4K_CHROMIUM ?? '/usr/bin/chromium';
 const EVIL = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> & "quotes"`;
@@ -77,11 +77,11 @@ async function openPage(): Promise<Page> {
 }
 
 /** The print proof at 100%, composed from the tiles the page shows, as RGB bytes. */
-async function proofPixelsShown(page: Page): Promise<{ width: number; height: number; rgb: number[]; canvasCss: number[]; level: string; maxLevel: number }> {
+async function proofPixelsShown(page: Page): Promise<{ width: number; height: number; rgb: Buffer; canvasCss: number[]; level: string; maxLevel: number }> {
   const viewer = page.locator('.viewer[data-key="hero/print"]');
   await viewer.locator('[data-zoom="1"]').click();
   await page.waitForFunction(() => [...document.querySelectorAll('.viewer[data-key="hero/print"] img.tile')].every((i: any) => i.complete && i.naturalWidth > 0));
-  return page.evaluate(() => {
+  const shown = await page.evaluate(() => {
     const v = document.querySelector('.viewer[data-key="hero/print"]');
     const p = JSON.parse(v.dataset.proof);
     const c = document.createElement('canvas');
@@ -94,11 +94,14 @@ async function proofPixelsShown(page: Page): Promise<{ width: number; height: nu
       ctx.drawImage(img, parseFloat(img.style.left), parseFloat(img.style.top));
     }
     const rgba = ctx.getImageData(0, 0, p.width, p.height).data;
-    const rgb: number[] = [];
-    for (let i = 0; i < rgba.length; i += 4) rgb.push(rgba[i], rgba[i + 1], rgba[i + 2]);
+    // Base64 rather than an array of numbers: half a million numbers are slow to serialize.
+    let rgb = '';
+    for (let i = 0; i < rgba.length; i += 4) rgb += String.fromCharCode(rgba[i], rgba[i + 1], rgba[i + 2]);
+    rgb = btoa(rgb);
     const canvas = v.querySelector('.canvas');
     return { width: p.width, height: p.height, rgb, canvasCss: [canvas.getBoundingClientRect().width, canvas.getBoundingClientRect().height], level: v.querySelector('.layer').dataset.level, maxLevel: p.maxLevel };
   });
+  return { ...shown, rgb: Buffer.from(shown.rgb as string, 'base64') };
 }
 
 /** tificc (LittleCMS) converts the TIFF through its embedded profile to sRGB, absolute colorimetric. */
