@@ -20,6 +20,7 @@ import { registerCacheCommands } from './commands/cache.js';
 import type { CommandContext } from './commands/context.js';
 import { registerPickCommand } from './commands/pick.js';
 import { registerPreflightCommand } from './commands/preflight.js';
+import { registerReviewCommand } from './commands/review.js';
 import { registerWatchCommand } from './commands/watch.js';
 
 export const DEFAULT_MANIFEST = 'assets.pipeline.yaml';
@@ -277,6 +278,7 @@ export function createProgram(io: Io, setExit: (code: ExitCode) => void): Comman
   registerCacheCommands(program, context);
   registerPickCommand(program, context);
   registerPreflightCommand(program, context);
+  registerReviewCommand(program, context);
 
   return program;
 }
