@@ -78,6 +78,9 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
   const client = new GoogleGenAI({
     apiKey,
     vertexai: false,
+    // @google/genai 3.x defaults to the v1 API; Google documents image generation (imageConfig,
+    // the preview image models) on v1beta, which 1.x used, so the wire stays as it was.
+    apiVersion: 'v1beta',
     httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: settings.timeoutMs },
   });
   const imageConfig = geminiImageConfig(params, request.width, request.height);
