@@ -491,11 +491,11 @@ describe('validation', () => {
   });
 
   it('a size the model lacks gets the nearest valid size', () => {
-    const [d] = codes(params({ model: 'gpt-image-1', size: '1792x1024' }));
+    const [d] = codes(params({ model: 'gpt-image-1.5', size: '1792x1024' }));
     expect(d).toMatchObject({ code: 'E_INVALID_SIZE', severity: 'error' });
     expect(d?.message).toContain('1792x1024');
     expect(d?.hint).toContain('"1536x1024"');
-    expect(codes(params({ model: 'gpt-image-1', size: '1024x1792' }))[0]?.hint).toContain('"1024x1536"');
+    expect(codes(params({ model: 'gpt-image-1.5', size: '1024x1792' }))[0]?.hint).toContain('"1024x1536"');
     // gpt-image-2 makes 1792x1024 (multiples of 16, within the limits).
     expect(codes(params({ size: '1792x1024' }))).toEqual([]);
     expect(codes(params({ size: '1000x1000' }))[0]?.hint).toContain('"1008x1008"');
