@@ -186,7 +186,7 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
   const model = params.model;
   const resolved = resolveOpenAiModel(model);
   if (!resolved) {
-    const guess = closest(model, OPENAI_MODELS.map((m) => m.id));
+    const guess = closest(model, currentIds());
     error(
       'E_UNKNOWN_MODEL',
       `model "${model}" is not an OpenAI image model`,
