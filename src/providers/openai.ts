@@ -25,7 +25,7 @@ import { OPENAI_TRANSPORT_OPTIONS } from './openai-models.js';
 import { SDK_QUALITIES, type SdkQuality } from './openai-model-table.js';
 import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing.js';
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
-import { referenceImages, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
+import { referenceImages, type ReferenceImage, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
 const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
@@ -79,36 +79,18 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
   const sent = requestBody(params, size);
   const edit = references.length > 0;
   const endpoint = edit ? 'images/edits' : 'images/generations';
-  const { moderation, input_fidelity, ...shared } = sent;
   const secrets = [apiKey];
 
   let requests = 0;
   let retries = 0;
   const requestIds: string[] = [];
 
-  const call = async (signal: AbortSignal) => {
-    if (!edit) {
-      const body: OpenAI.ImageGenerateParamsNonStreaming = { ...shared, moderation, prompt: request.prompt };
-      return client.images.generate(body, { signal }).withResponse();
-    }
-    const images = await Promise.all(
-      references.map((ref) => toFile(ref.image, uploadName(ref.assetId, ref.contentType), { type: ref.contentType ?? 'image/png' })),
-    );
-    const body: OpenAI.ImageEditParamsNonStreaming = {
-      ...shared,
-      input_fidelity,
-      prompt: request.prompt,
-      image: images.length === 1 ? images[0]! : images,
-    };
-    return client.images.edit(body, { signal }).withResponse();
-  };
-
   const send = async (): Promise<{ data: OpenAI.ImagesResponse; requestId: string | null }> => {
     await context.acquireRate?.();
     if (context.signal.aborted) throw cancelled();
     requests++;
     try {
-      const { data, request_id } = await call(context.signal);
+      const { data, request_id } = await callImagesApi(client, sent, request.prompt, references, context.signal);
       if (request_id) requestIds.push(request_id);
       return { data, requestId: request_id };
     } catch (err) {
@@ -148,7 +130,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
       meta: {
         provider: 'openai',
         endpoint,
-        ...pickDefined(edit ? { ...shared, input_fidelity } : { ...shared, moderation }),
+        ...pickDefined(sentFields(sent, edit)),
         ...(references.length > 0 ? { referenceAsset: references[0]!.assetId } : {}),
         ...(references.length > 1 ? { referenceAssets: references.map((r) => r.assetId) } : {}),
         output: { format: image.format, width: image.width, height: image.height },
@@ -170,6 +152,26 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     }
     throw err instanceof GptError ? err : providerErrorFrom(err, secrets, settings.timeoutMs);
   }
+}
+
+/** One request: `images.generate`, or `images.edit` with every reference attached in order. */
+async function callImagesApi(client: OpenAI, sent: SentBody, prompt: string, references: ReferenceImage[], signal: AbortSignal) {
+  const { moderation, input_fidelity, ...shared } = sent;
+  if (references.length === 0) {
+    const body: OpenAI.ImageGenerateParamsNonStreaming = { ...shared, moderation, prompt };
+    return client.images.generate(body, { signal }).withResponse();
+  }
+  const images = await Promise.all(
+    references.map((ref) => toFile(ref.image, uploadName(ref.assetId, ref.contentType), { type: ref.contentType ?? 'image/png' })),
+  );
+  const body: OpenAI.ImageEditParamsNonStreaming = { ...shared, input_fidelity, prompt, image: images.length === 1 ? images[0]! : images };
+  return client.images.edit(body, { signal }).withResponse();
+}
+
+/** The fields the endpoint actually takes: no moderation on edits, no input_fidelity on generations. */
+function sentFields(sent: SentBody, edit: boolean): Record<string, unknown> {
+  const { moderation, input_fidelity, ...shared } = sent;
+  return edit ? { ...shared, input_fidelity } : { ...shared, moderation };
 }
 
 /** The request as sent, minus prompt and images: the fields both endpoints share, typed as the SDK types them. */
