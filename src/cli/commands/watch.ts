@@ -84,7 +84,7 @@ export function registerWatchCommand(program: Command, context: CommandContext):
 
       // chokidar is loaded only when watching: other commands start faster without it.
       const { watch } = await import('../../engine/watch.js');
-      const session = watch(context.manifestFile(cmd), {
+      const session = watch(await context.manifestFile(cmd), {
         cwd: io.cwd,
         debounceMs: opts.debounce,
         build: { assets },
