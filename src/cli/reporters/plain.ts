@@ -65,6 +65,7 @@ export class PlainReporter implements Reporter {
         if (!quiet) this.line(event.message);
         break;
       case 'asset-done':
+      case 'progress':
         break;
       case 'build-done': {
         const s = event.report.summary;
