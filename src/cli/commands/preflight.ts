@@ -34,7 +34,7 @@ async function detailOf(asset: ResolvedAsset): Promise<{ width: number; height: 
     if (m) base = { width: Number(m[1]), height: Number(m[2]) };
   }
   if (!base) return undefined;
-  const scale = asset.upscale.scale > 0 ? asset.upscale.scale : 1;
+  const scale = asset.upscale.engine !== 'none' && asset.upscale.scale > 0 ? asset.upscale.scale : 1;
   return { width: Math.round(base.width * scale), height: Math.round(base.height * scale) };
 }
 
