@@ -156,7 +156,9 @@ describe('pipes and signals', () => {
   it('SIGTERM exits 143 after the steps in flight, leaving no temp files; the next build finishes the rest', async () => {
     const dir = await project({ 'assets.pipeline.yaml': small() });
     const live = startCli(['build'], { cwd: dir, env: { GPT4K_PROCEDURAL_LATENCY_MS: '1500' } });
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    // Once the build has started (its first line): before that, a signal simply ends the process.
+    const deadline = Date.now() + 20_000;
+    while (!/step\(s\) to run/.test(live.output()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
     live.child.kill('SIGTERM');
     const done = await live.done;
     expect(done.code).toBe(143);
