@@ -113,7 +113,7 @@ describe('usage errors: exit 2, one line with a code, and a hint', () => {
     try {
       const run = await cli(['build'], empty);
       expect(run.code).toBe(2);
-      expect(run.stderr).toBe(`error E_NO_MANIFEST: no assets.pipeline.yaml in ${empty}\n  hint: run \`gpt4k init\` to create one, or point at yours with --manifest FILE\n`);
+      expect(run.stderr).toBe(`error E_NO_MANIFEST: no assets.pipeline.yaml in ${empty} or any folder above it up to ${path.parse(empty).root} (the filesystem root)\n  hint: run \`gpt4k init\` to create one, point at yours with --manifest FILE, or run in another folder with -C DIR\n`);
       const named = await cli(['plan', '--manifest', 'nope.yaml'], empty);
       expect(named.code).toBe(2);
       expect(named.stderr).toMatch(/^error E_NO_MANIFEST: manifest nope\.yaml does not exist\n {2}hint: /);

@@ -369,7 +369,7 @@ async function runBuild(
         const upscaler = await getUpscaler(asset.upscale.engine);
         const result = await pools[upscaler.pool].run(async () => {
           const { runUpscale } = await stepsWithCores(upscaler.pool);
-          return runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+          return runUpscale(inputs[0] as RawImage, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message), progress: (fraction) => emit({ type: 'progress', node: refOf(node), fraction }) });
         }, signal);
         outcome.meta = result.meta;
         image = result.image;
@@ -630,7 +630,7 @@ async function runBuild(
       const upscaler = await getUpscaler(asset.upscale.engine);
       const result = await pools[upscaler.pool].run(async () => {
         emit({ type: 'node-start', node: ref, reasons });
-        return (await stepsWithCores(upscaler.pool)).runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message) });
+        return (await stepsWithCores(upscaler.pool)).runUpscale(input, asset.upscale, { signal, tmpDir: tmpRoot, warn: (message) => warn(node, message), progress: (fraction) => emit({ type: 'progress', node: ref, fraction }) });
       }, signal);
       const object = await store.putBytes(await (await steps()).encodePng(result.image));
       const ms = Date.now() - t0;

@@ -25,6 +25,8 @@ export type BuildEvent =
   | { type: 'node-failed'; node: NodeRef; error: GptError }
   | { type: 'node-skipped'; node: NodeRef; reason: string }
   | { type: 'retry'; node: NodeRef; attempt: number; delayMs: number; reason: string }
+  /** How far a running step is (0..1), from engines that say: Real-ESRGAN's percentages. */
+  | { type: 'progress'; node: NodeRef; fraction: number }
   | { type: 'asset-done'; asset: string; status: StepStatus }
   | { type: 'warning'; message: string; asset?: string }
   | { type: 'info'; message: string }

@@ -187,7 +187,7 @@ function resolveOutput(value: string | undefined, root: string, source: SourceFi
     diagnostics.error('E_PATH_ESCAPE', `output ${quote(given)} is outside the project directory`, at, `use a folder inside ${root}, such as "out"`);
     return undefined;
   }
-  if (outputDir === root || isInside(path.join(root, STATE_DIR), outputDir)) {
+  if (outputDir === root || isInside(path.join(root, STATE_DIR), outputDir) || isInside(path.join(root, '.git'), outputDir)) {
     diagnostics.error('E_BAD_OUTPUT', `output ${quote(given)} would mix deliverables with the project's own files`, at, 'use a folder of its own, such as "out"');
     return undefined;
   }
@@ -254,8 +254,8 @@ async function includeEntries(
   if (spec.style !== undefined) checkStyleName(spec.style, known.styles, manifest.valueAt(['include', index, 'style']), diagnostics);
 
   const file = path.resolve(root, spec.file);
-  if (!isInside(root, file)) {
-    diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory`, fileAt, `keep include files under ${root}`);
+  if (!isInside(root, file) || !staysInsideOnDisk(root, file)) {
+    diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory${isInside(root, file) ? ' (through a symlink)' : ''}`, fileAt, `keep include files under ${root}`);
     return undefined;
   }
   const extension = path.extname(file).toLowerCase();

@@ -23,7 +23,8 @@
  * `retry-after-ms`), `insufficient_quota` (429), `status` (any status, e.g. 500, 503, 408),
  * `hang` (never answers; the client must time out), `moderation_blocked` (400),
  * `invalid_api_key` (401, quoting the key the way the real API does), `truncated` (200 whose
- * base64 image is cut in half), `not_json` (200 with a broken body). A number is shorthand for
+ * base64 image is cut in half), `not_json` (200 with a broken body), `reset` (the connection is
+ * reset before an answer), `html` (an HTML error page instead of JSON, 502 unless `status`). A number is shorthand for
  * `status` (401 and 429 for `invalid_api_key` and `rate_limit`). Each may add `latencyMs`.
  *
  * Besides scripted behaviours the server answers like the real API would to mistakes: 401 when
@@ -59,7 +60,11 @@ export type Behaviour =
   | { kind: 'moderation_blocked'; latencyMs?: number; message?: string }
   | { kind: 'invalid_api_key'; latencyMs?: number }
   | { kind: 'truncated'; latencyMs?: number }
-  | { kind: 'not_json'; latencyMs?: number };
+  | { kind: 'not_json'; latencyMs?: number }
+  /** The connection is reset (TCP RST) before any answer. */
+  | { kind: 'reset'; latencyMs?: number }
+  /** An HTML page instead of JSON, as a proxy or captive portal sends (default status 502). */
+  | { kind: 'html'; latencyMs?: number; status?: number };
 
 export type BehaviourKind = Behaviour['kind'];
 /** A behaviour, its kind alone, or an HTTP status. */
@@ -207,6 +212,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (res.destroyed || res.writableEnded) return;
 
     switch (behaviour.kind) {
+      case 'reset':
+        record.status = undefined;
+        req.socket.resetAndDestroy();
+        return;
+      case 'html': {
+        const status = behaviour.status ?? 502;
+        record.status = status;
+        res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n');
+        return;
+      }
       case 'ok':
       case 'truncated':
       case 'not_json': {

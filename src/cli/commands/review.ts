@@ -34,7 +34,7 @@ export function registerReviewCommand(program: Command, context: CommandContext)
         else if (event.type === 'cycle-done' && !g.quiet) line(`[review] build #${event.cycle} done (exit ${event.exitCode}); the page is up to date`);
       };
       const { startReview } = await import('../../review/session.js');
-      const session = await startReview(context.manifestFile(cmd), { cwd: io.cwd, host: opts.host, port: opts.port, debounceMs: opts.debounce, onEvent });
+      const session = await startReview(await context.manifestFile(cmd), { cwd: io.cwd, host: opts.host, port: opts.port, debounceMs: opts.debounce, onEvent });
       line(g.json ? JSON.stringify({ review: true, url: session.url }) : `[review] ${session.url} (Ctrl-C to stop)`);
       if (opts.open) {
         const { default: open } = await import('open');

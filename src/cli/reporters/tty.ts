@@ -120,6 +120,12 @@ export class TtyReporter implements Reporter {
         if (verbose) this.persist(`retry  ${label(event.node)} #${event.attempt} in ${formatDuration(event.delayMs)}: ${event.reason}`);
         break;
       }
+      case 'progress': {
+        // Real-ESRGAN's percentage (its stderr used to be filtered out): shown beside the step.
+        const running = this.running.get(event.node.id);
+        if (running) running.note = `${Math.round(event.fraction * 100)}%`;
+        break;
+      }
       case 'warning':
         if (!quiet) this.persist(`warning: ${event.message}`, this.options.err);
         break;
