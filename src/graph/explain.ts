@@ -1,4 +1,4 @@
-import type { Fingerprint } from './keys.js';
+import type { FingerprintFields as Fingerprint } from './keys.js';
 
 /**
  * Why a node runs, in words: a diff of its previous and current fingerprint objects (as
