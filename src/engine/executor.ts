@@ -5,7 +5,7 @@ import type { BuildGraph, GraphNode } from '../graph/graph.js';
 import { decideNode, projectPath, reasonsFor, type NodeDecision, type PlanEnv, type PlanResult } from '../graph/plan.js';
 import { GptError, toGptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
-import { fail, ok } from '../util/result.js';
+import { fail, ok, type Result } from '../util/result.js';
 import type { Deliverables } from './deliverables.js';
 import type { BuildEvent, NodeRef } from './events.js';
 import { executionOf } from './execution/index.js';
@@ -60,6 +60,8 @@ export class Executor {
   private readonly onDemand = new Map<string, OnDemandState>();
   /** Stored nodes running, by key: a second node with the same key waits for the first. */
   private readonly inFlight = new Map<string, Promise<NodeOutcome>>();
+  /** Small stored outputs read as JSON, by node id. */
+  private readonly data = new Map<string, Promise<Result<unknown, { failedNode: string }>>>();
   private readonly abort = new AbortController();
   private readonly pixels: PixelCache;
   private readonly services: ExecutionServices;
@@ -137,6 +139,7 @@ export class Executor {
         return steps;
       },
       pixels: (id) => this.pixels.get(id),
+      data: (id) => this.storedData(id),
       keepPixels: (id, image) => this.pixels.keep(id, image),
       admit: (asset) => this.pixels.admit(asset),
       encodedImage: (id) => this.encodedImage(id),
@@ -310,6 +313,7 @@ export class Executor {
     const usage = { ...(failure.requests ? { requests: failure.requests } : {}), ...(failure.retries ? { retries: failure.retries } : {}) };
     const base = { key: job.decision.key, ms: Date.now() - job.started, ...usage };
     if (failure.status === 'skipped') return { status: 'skipped', reason: failure.reason, ...base };
+    if (failure.status === 'upstream') return { status: 'skipped', reason: `${this.nodeOf(failure.failedNode).kind} failed`, ...base };
     if (this.abort.signal.aborted && failure.error.code !== 'E_FAIL_FAST') return { status: 'skipped', reason: 'cancelled', ...base };
     return { status: 'failed', error: failure.error, ...base };
   }
@@ -343,17 +347,9 @@ export class Executor {
   private async computeOnDemand(node: GraphNode, outcome: CachedOutcome): Promise<PixelResult> {
     const state = this.onDemand.get(node.id) as OnDemandState;
     if (state.passThrough) return this.pixels.get(node.inputs[0] as string);
-    const inputs = await Promise.all(node.inputs.map((input) => this.pixels.get(input)));
-    const broken = inputs.find((r) => !r.ok);
-    if (broken && !broken.ok) {
-      const failed = this.nodeOf(broken.error.failedNode);
-      this.replace(node.id, { status: 'skipped', key: outcome.key, reason: failed.asset === node.asset ? `${failed.kind} failed` : `asset "${failed.asset}" did not build`, ms: 0 });
-      return broken;
-    }
     const t0 = Date.now();
     const reasons = reasonsFor(node, outcome.decision, this.input.env, this.input.planned.explained, state.upstreamBuilt);
-    const job: ExecutionJob = { node, asset: this.input.graph.assets.get(node.asset)!, decision: outcome.decision, reasons, started: t0, pixels: inputs.map((r) => (r.ok ? r.value : (undefined as never))) };
-    this.input.emit({ type: 'node-start', node: refOf(node), reasons });
+    const job: ExecutionJob = { node, asset: this.input.graph.assets.get(node.asset)!, decision: outcome.decision, reasons, started: t0 };
     let result: ExecutionResult;
     try {
       result = await (executionOf(node.kind) as Execution).execute(job, this.services);
@@ -361,6 +357,11 @@ export class Executor {
       result = fail({ status: 'failed', error: toGptError(err) });
     }
     const ms = Date.now() - t0;
+    if (!result.ok && result.error.status === 'upstream') {
+      const failed = this.nodeOf(result.error.failedNode);
+      this.replace(node.id, { status: 'skipped', key: outcome.key, reason: failed.asset === node.asset ? `${failed.kind} failed` : `asset "${failed.asset}" did not build`, ms: 0 });
+      return noPixels(failed.id);
+    }
     if (!result.ok || !result.value.pixels) {
       const error = !result.ok && result.error.status === 'failed' ? result.error.error : new GptError('E_INTERNAL', `${node.id} made no pixels`);
       if (this.abort.signal.aborted) {
@@ -378,6 +379,18 @@ export class Executor {
     state.inputsReleased = true;
     this.pixels.releaseInputs(node);
     return ok(pixels as RawImage);
+  }
+
+  /** A node's small stored output as JSON (read once per build). */
+  private storedData(id: string): Promise<Result<unknown, { failedNode: string }>> {
+    let promise = this.data.get(id);
+    if (!promise) {
+      const outcome = this.outcomes.get(id);
+      if (!outcome || (outcome.status !== 'cached' && outcome.status !== 'built')) return Promise.resolve(fail({ failedNode: id }));
+      promise = readFile(this.input.cache.store.objectPath(outcome.outputHash), 'utf8').then((text) => ok(JSON.parse(text) as unknown));
+      this.data.set(id, promise);
+    }
+    return promise;
   }
 
   /** The encoded bytes of an asset's image, for image-to-image requests. */

@@ -46,6 +46,7 @@ export type UpscaleFingerprint =
       input: string | null;
       tool: Record<string, string>;
     };
+export type BalanceFingerprint = { kind: 'balance'; version: number; input: string | null };
 export type NormalizeFingerprint = {
   kind: 'normalize';
   version: number;
@@ -62,7 +63,7 @@ export type RenderFingerprint = {
   input: string | null;
 };
 
-export type Fingerprint = PromptFingerprint | SourceFingerprint | GenerateFingerprint | UpscaleFingerprint | NormalizeFingerprint | RenderFingerprint;
+export type Fingerprint = PromptFingerprint | SourceFingerprint | GenerateFingerprint | UpscaleFingerprint | BalanceFingerprint | NormalizeFingerprint | RenderFingerprint;
 
 /** Any fingerprint as a plain record: what `plan` diffs, and what state.json gives back (perhaps of an older gpt4k). */
 export type FingerprintFields = Readonly<Record<string, unknown>> & { readonly kind: string };
@@ -73,7 +74,7 @@ export interface KeyEnv {
 }
 
 /** Bumped when what a step does changes in a way its parameters do not show. */
-export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 2, render: 2 } as const;
+export const STEP_VERSIONS = { generate: 1, upscale: 1, balance: 1, normalize: 2, render: 2 } as const;
 
 /** Bumped when the packshot cleanup (src/steps/cleanup.ts) changes what it does. */
 export const CLEANUP_VERSION = 1;
@@ -191,6 +192,8 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         tool: await upscaler.fingerprint(params),
       };
     }
+    case 'balance':
+      return { kind: 'balance', version: STEP_VERSIONS.balance, input: mainInput };
     case 'normalize': {
       const balanceIndex = node.whiteBalanceInput ? node.inputs.indexOf(node.whiteBalanceInput) : -1;
       return {
@@ -232,6 +235,7 @@ export async function isPersisted(graph: BuildGraph, node: GraphNode): Promise<b
     case 'source':
       return false; // the file itself is the truth
     case 'generate':
+    case 'balance':
     case 'render':
       return true;
     case 'upscale': {

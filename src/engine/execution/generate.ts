@@ -6,7 +6,7 @@ import { ExitCode, GptError, toGptError } from '../../util/errors.js';
 import { fail, ok, type Result } from '../../util/result.js';
 import { candidateImagesOf, generateCall } from '../variants.js';
 import type { CandidateSet } from '../../graph/variants.js';
-import { upstreamSkipped, type Execution, type ExecutionFailure, type ExecutionJob, type ExecutionResult, type ExecutionServices } from './types.js';
+import { upstream, type Execution, type ExecutionFailure, type ExecutionJob, type ExecutionResult, type ExecutionServices } from './types.js';
 
 /** One candidate image made and stored (variants: one provider call each). */
 interface Made {
@@ -52,7 +52,7 @@ export const generateExecution: Execution = {
     let reference: Generation['reference'];
     if (job.node.referenceInput) {
       const encoded = await services.encodedImage(job.node.referenceInput);
-      if (!encoded.ok) return fail(upstreamSkipped(services.graph, encoded.error.failedNode));
+      if (!encoded.ok) return fail(upstream(encoded.error));
       reference = encoded.value;
     }
     const variants = job.decision.variants ?? { candidates: [{ index: 1, key: job.decision.key }], pick: 1, missing: [1] };

@@ -1,4 +1,5 @@
 import type { NodeKind } from '../../graph/graph.js';
+import { balanceExecution } from './balance.js';
 import { generateExecution } from './generate.js';
 import { normalizeExecution } from './normalize.js';
 import { renderExecution } from './render.js';
@@ -12,6 +13,7 @@ import { upscaleExecution } from './upscale.js';
 export const executions: Record<Exclude<NodeKind, 'prompt' | 'source'>, Execution> = {
   generate: generateExecution,
   upscale: upscaleExecution,
+  balance: balanceExecution,
   normalize: normalizeExecution,
   render: renderExecution,
 };

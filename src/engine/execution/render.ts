@@ -2,7 +2,7 @@ import path from 'node:path';
 import { deliverablePath } from '../../graph/plan.js';
 import { toGptError } from '../../util/errors.js';
 import { fail, ok } from '../../util/result.js';
-import { actionRecord, upstreamSkipped, type Execution, type ExecutionResult } from './types.js';
+import { actionRecord, upstream, type Execution, type ExecutionResult } from './types.js';
 
 /** Render: the target's file (size, color, format, preflight), stored and copied into out/. */
 export const renderExecution: Execution = {
@@ -12,7 +12,7 @@ export const renderExecution: Execution = {
     const target = manifest.targets.get(node.target as string)!;
     await services.admit(node.asset);
     const input = await services.pixels(node.inputs[0] as string);
-    if (!input.ok) return fail(upstreamSkipped(services.graph, input.error.failedNode));
+    if (!input.ok) return fail(upstream(input.error));
     const rendered = await services.pools.process.run(async () => {
       services.started(node, job.reasons);
       return (await services.stepsWithCores('process')).runRender(input.value, target, manifest);

@@ -17,9 +17,10 @@ import type { CandidateImages } from '../variants.js';
  */
 export interface Execution {
   /**
-   * Makes the node's output. A stored kind puts it in the store under an action record; a kind
-   * recomputed on demand (decision.persisted false) hands back its pixels for the consumer that
-   * asked, with its inputs' pixels in `job.pixels`.
+   * Makes the node's output, reading its inputs through `services`. A stored kind puts it in
+   * the store under an action record; a kind recomputed on demand (decision.persisted false)
+   * hands back its pixels for the consumer that asked. Either says `services.started` once it
+   * has its inputs and begins its own work.
    */
   execute(job: ExecutionJob, services: ExecutionServices): Promise<ExecutionResult>;
   /** What a result found in the cache still needs (render: its deliverable in out/). */
@@ -34,8 +35,6 @@ export interface ExecutionJob {
   reasons: string[];
   /** When the executor picked the node up (the step's `ms` counts from here). */
   started: number;
-  /** On-demand kinds: the inputs' pixels, in `node.inputs` order (one, for a pass-through node). */
-  pixels?: RawImage[];
 }
 
 export interface Executed {
@@ -56,10 +55,14 @@ export interface Reused {
   restored?: boolean;
 }
 
-/** Why a node did not succeed: failed (said to the user as an error) or skipped (a reason). */
+/**
+ * Why a node did not succeed: failed (said to the user as an error), skipped (a reason), or an
+ * input that did not build (`failedNode`: the executor words it).
+ */
 export type ExecutionFailure =
   | { status: 'failed'; error: GptError; requests?: number; retries?: number }
-  | { status: 'skipped'; reason: string; requests?: number; retries?: number };
+  | { status: 'skipped'; reason: string; requests?: number; retries?: number }
+  | { status: 'upstream'; failedNode: string; requests?: number; retries?: number };
 
 export type ExecutionResult = Result<Executed, ExecutionFailure>;
 
@@ -103,6 +106,8 @@ export interface ExecutionServices {
   stepsWithCores(pool: keyof Pools): Promise<StepsModule>;
   /** An input's pixels (decoded from the store, or computed on demand). */
   pixels(id: string): Promise<PixelResult>;
+  /** An input's small stored output, parsed as JSON (the balance step's statistics). */
+  data(id: string): Promise<Result<unknown, { failedNode: string }>>;
   /** Keeps a stored node's fresh pixels in memory for its consumers (while few are held). */
   keepPixels(id: string, image: RawImage): void;
   /** Waits until the asset may hold full-size pixels (bounds memory across a batch). */
@@ -132,8 +137,5 @@ export function actionRecord(job: ExecutionJob, output: { hash: string; size: nu
   };
 }
 
-/** An input that did not build, said from the consumer's side (a stored kind's wording). */
-export function upstreamSkipped(graph: BuildGraph, failedNode: string): ExecutionFailure {
-  const failed = graph.nodes.get(failedNode) as GraphNode;
-  return { status: 'skipped', reason: `${failed.kind} failed` };
-}
+/** An input that did not build: the consumer does not run. */
+export const upstream = (input: { failedNode: string }): ExecutionFailure => ({ status: 'upstream', failedNode: input.failedNode });

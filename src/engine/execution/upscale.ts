@@ -1,7 +1,6 @@
 import { getUpscaler } from '../../upscalers/registry.js';
-import type { RawImage } from '../../util/image.js';
 import { fail, ok } from '../../util/result.js';
-import { actionRecord, upstreamSkipped, type Execution, type ExecutionResult } from './types.js';
+import { actionRecord, upstream, type Execution, type ExecutionResult } from './types.js';
 
 /**
  * Upscale: a slow engine's result (Real-ESRGAN) is stored; a cheap one (Lanczos) is recomputed
@@ -10,16 +9,12 @@ import { actionRecord, upstreamSkipped, type Execution, type ExecutionResult } f
 export const upscaleExecution: Execution = {
   async execute(job, services): Promise<ExecutionResult> {
     const { node, asset, decision } = job;
-    let input: RawImage;
-    if (job.pixels) {
-      input = job.pixels[0] as RawImage;
-    } else {
-      const pixels = await services.pixels(node.inputs[0] as string);
-      if (!pixels.ok) return fail(upstreamSkipped(services.graph, pixels.error.failedNode));
-      input = pixels.value;
-    }
+    const pixels = await services.pixels(node.inputs[0] as string);
+    if (!pixels.ok) return fail(upstream(pixels.error));
+    const input = pixels.value;
     const upscaler = await getUpscaler(asset.upscale.engine);
     const stored = decision.persisted;
+    if (!stored) services.started(node, job.reasons);
     const result = await services.pools[upscaler.pool].run(async () => {
       if (stored) services.started(node, job.reasons);
       return (await services.stepsWithCores(upscaler.pool)).runUpscale(input, asset.upscale, {
