@@ -13,7 +13,7 @@ import { planBuild, type Plan } from './graph/plan.js';
 
 export { loadManifest };
 export { lintPrompts } from './prompt/lint.js';
-export { compilePrompt, type StructuredPrompt } from './prompt/compile.js';
+export { compilePrompt, type StructuredPrompt } from './manifest/prompt-compile.js';
 export type { BuildOptions, BuildResult, Plan };
 export type { ResolvedManifest, ResolvedAsset, ResolvedTarget } from './manifest/types.js';
 export type { PipelineReport } from './report/types.js';
