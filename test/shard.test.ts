@@ -46,7 +46,7 @@ describe('assignShards', () => {
 const KEY = 'sk-test-shard-0000';
 const MANIFEST = `version: 1
 defaults:
-  generate: { provider: openai, model: gpt-image-1, size: 1024x1024, quality: low }
+  generate: { provider: openai, model: gpt-image-1.5, size: 1024x1024, quality: low }
   upscale: { engine: none }
 styles:
   catalog: { prefix: "Catalog photo:", reference: hero, whiteBalance: hero }

@@ -27,8 +27,9 @@ export interface ActionRecord {
 export type StoredAction = Omit<ActionRecord, 'fingerprint'>;
 
 /**
- * The content-addressed store: objects by content hash, action records by key. Local files
- * under .gpt4k/ today; the interface is small enough for a shared remote store later.
+ * The content-addressed store: objects by content hash, action records by key. The engine
+ * sees only this interface (ProjectCache.store), so a shared remote store is one new file
+ * implementing it. LocalStore keeps them as files under .gpt4k/.
  */
 export interface Store {
   hasObject(hash: string): Promise<boolean>;
@@ -39,10 +40,20 @@ export interface Store {
   putFile(file: string): Promise<{ hash: string; size: number }>;
   getAction(key: string): Promise<StoredAction | undefined>;
   putAction(record: ActionRecord): Promise<void>;
-  /** Action records a shared remote cache supplied in this run (a layered store only). */
+  /** Optional: called before a build writes anything (LocalStore makes its tmp folder). */
+  ensureDirs?(): Promise<void>;
+  /**
+   * Optional: called once at the end of a build, after its last write (LocalStore writes its
+   * action index). `keepOthers`: the build covered some assets only.
+   */
+  saveIndex?(options?: { keepOthers?: boolean }): Promise<void>;
+  /**
+   * Optional: called once when a build ends, after its report, also when it failed or was
+   * refused (a layered store waits for its background uploads here).
+   */
+  finish?(): Promise<void>;
+  /** Optional: action records a shared remote cache supplied in this run (a layered store). */
   readonly remoteHits?: number;
-  /** Waits for background work (a layered store's uploads): a build calls it before it ends. */
-  finish?(): Promise<unknown>;
 }
 
 /** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */
@@ -194,15 +205,6 @@ export class LocalStore implements Store {
     this.loadIndex().set(record.key, stored);
     this.used.set(record.key, stored);
     this.indexStale = true;
-  }
-
-  /** A local store alone has no remote: nothing came from one, nothing is left to upload. */
-  get remoteHits(): number {
-    return 0;
-  }
-
-  async finish(): Promise<unknown> {
-    return undefined;
   }
 
   /** Verifies an object's bytes still hash to its name (used before restoring deliverables). */

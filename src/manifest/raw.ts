@@ -75,7 +75,7 @@ export interface RawNormalize {
   threshold?: number;
 }
 
-/** `prompt:` as a structure, compiled in a fixed order (src/prompt/compile.ts). */
+/** `prompt:` as a structure, compiled in a fixed order (src/manifest/prompt-compile.ts). */
 export interface RawStructuredPrompt {
   subject: string;
   composition?: string;
@@ -137,7 +137,7 @@ export interface RawManifest {
   output?: string;
   defaults?: { generate?: RawGenerate; upscale?: RawUpscale; targets?: string[] };
   limits?: { generate?: number; process?: number; gpu?: number; imagesPerMinute?: number; maxCostUsd?: number };
-  cache?: { remote?: import('../cache/remote/config.js').RawRemoteCache };
+  cache?: { remote?: RawRemoteCache };
   styles?: Record<string, RawStyle>;
   profiles?: Record<string, string>;
   pricing?: Record<string, unknown>;
@@ -153,4 +153,19 @@ export function isPrintTarget(target: RawTarget): target is RawPrintTarget {
 
 export function isPresetTarget(target: RawTarget): target is RawPresetTarget {
   return 'preset' in target;
+}
+
+/**
+ * The manifest's `cache.remote`, as the schema checked it (resolved with --remote-cache and
+ * the environment at build time, by cache/remote/config.ts, which has its own copy of this shape:
+ * cache/ does not import manifest/).
+ */
+export interface RawRemoteCache {
+  url?: string;
+  backend?: 'http' | 'turborepo';
+  read?: boolean;
+  write?: boolean;
+  timeoutMs?: number;
+  uploads?: number;
+  team?: string;
 }

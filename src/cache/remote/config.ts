@@ -4,7 +4,7 @@
  * comes from the environment (GPT4K_REMOTE_CACHE_TOKEN): a manifest is committed, a token is not.
  */
 
-/** The manifest's `cache.remote`, as the schema checked it. */
+/** The manifest's `cache.remote`, as the schema checked it (manifest/raw.ts has the same shape). */
 export interface RawRemoteCache {
   url?: string;
   backend?: 'http' | 'turborepo';

@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../hash.js';
-import { LocalStore, type ActionRecord, type StoredAction } from '../store.js';
+import type { ActionRecord, LocalStore, Store, StoredAction } from '../store.js';
 import { RemoteUnavailable, type RemoteBackend } from './http-remote.js';
 import { addRemoteStats, zeroCounters, type RemoteCounters } from './stats.js';
 import { UploadQueue } from './upload-queue.js';
@@ -28,8 +28,12 @@ export interface LayeredStoreOptions {
  * `finish` waits for them. The remote is never a point of failure: the first error of any
  * kind (unreachable, timeout, 401/403, 5xx, full disk) turns it off for the rest of the run
  * with one warning, and the build goes on locally.
+ *
+ * The engine reads objects only through `objectPath`, a local path: so every answer that
+ * vouches for an object (a record from `getAction`, `hasObject` true) comes after the object
+ * is in the local store.
  */
-export class LayeredStore extends LocalStore {
+export class LayeredStore implements Store {
   readonly counters: RemoteCounters = zeroCounters();
   private disabled = false;
   private readonly uploads: UploadQueue;
@@ -39,16 +43,41 @@ export class LayeredStore extends LocalStore {
   private readonly corrupt = new Set<string>();
 
   constructor(
-    cacheDir: string,
+    private readonly local: LocalStore,
     private readonly remote: RemoteBackend,
     private readonly options: LayeredStoreOptions,
   ) {
-    super(cacheDir);
     this.uploads = new UploadQueue(options.uploads);
   }
 
-  override get remoteHits(): number {
+  get remoteHits(): number {
     return this.counters.hits;
+  }
+
+  objectPath(hash: string): string {
+    return this.local.objectPath(hash);
+  }
+
+  /** Local, or downloaded (and verified) from the remote now: either way, local afterwards. */
+  async hasObject(hash: string): Promise<boolean> {
+    if (await this.local.hasObject(hash)) return true;
+    return this.canRead && this.fetchObject(hash, '', 'an object');
+  }
+
+  putBytes(data: Uint8Array): Promise<{ hash: string; size: number }> {
+    return this.local.putBytes(data);
+  }
+
+  putFile(file: string): Promise<{ hash: string; size: number }> {
+    return this.local.putFile(file);
+  }
+
+  ensureDirs(): Promise<void> {
+    return this.local.ensureDirs();
+  }
+
+  saveIndex(options?: { keepOthers?: boolean }): Promise<void> {
+    return this.local.saveIndex(options);
   }
 
   private get canRead(): boolean {
@@ -59,12 +88,12 @@ export class LayeredStore extends LocalStore {
     return this.options.write && !this.disabled;
   }
 
-  override async getAction(key: string): Promise<StoredAction | undefined> {
-    const local = await super.getAction(key);
+  async getAction(key: string): Promise<StoredAction | undefined> {
+    const local = await this.local.getAction(key);
     if (!this.canRead) return local;
     if (local) {
       // A record kept here whose object is not (an interrupted download): the remote may have it.
-      if (!(await super.hasObject(local.output.hash))) await this.fetchObjects(local, key);
+      if (!(await this.local.hasObject(local.output.hash))) await this.fetchObjects(local, key);
       return local;
     }
     let pending = this.fetching.get(key);
@@ -75,17 +104,16 @@ export class LayeredStore extends LocalStore {
     return pending;
   }
 
-  override async putAction(record: ActionRecord): Promise<void> {
-    await super.putAction(record);
+  async putAction(record: ActionRecord): Promise<void> {
+    await this.local.putAction(record);
     if (this.canWrite) this.uploads.add(UPLOAD_PRIORITY[record.kind] ?? 3, () => this.upload(record));
   }
 
-  /** Waits for the uploads, adds this run's counters to .gpt4k/remote-stats.json, returns them. */
-  override async finish(): Promise<RemoteCounters> {
+  /** Waits for the uploads, adds this run's counters to .gpt4k/remote-stats.json. */
+  async finish(): Promise<void> {
     await this.uploads.drain();
     const c = this.counters;
-    if (c.hits + c.misses + c.uploads + c.corrupt > 0) await addRemoteStats(this.dir, c, this.remote.label).catch(() => undefined);
-    return c;
+    if (c.hits + c.misses + c.uploads + c.corrupt > 0) await addRemoteStats(this.local.dir, c, this.remote.label).catch(() => undefined);
   }
 
   private async fetchAction(key: string): Promise<StoredAction | undefined> {
@@ -107,7 +135,7 @@ export class LayeredStore extends LocalStore {
       }
       if (!(await this.fetchObjects(record, key))) return undefined;
       // Kept locally only now that its objects are: a local record always has what it names.
-      await super.putAction(record);
+      await this.local.putAction(record);
       this.counters.hits++;
       const { fingerprint: _fingerprint, ...stored } = record;
       return stored;
@@ -120,22 +148,27 @@ export class LayeredStore extends LocalStore {
   /** Downloads what a record names and the store lacks; false when any is missing or corrupt. */
   private async fetchObjects(record: StoredAction, key: string): Promise<boolean> {
     for (const hash of objectsOf(record)) {
-      if (await super.hasObject(hash)) continue;
-      let pending = this.downloading.get(hash);
-      if (!pending) {
-        pending = this.download(hash, key, record.nodeId).finally(() => this.downloading.delete(hash));
-        this.downloading.set(hash, pending);
-      }
-      if (!(await pending)) return false;
+      if (await this.local.hasObject(hash)) continue;
+      if (!(await this.fetchObject(hash, key, printable(record.nodeId)))) return false;
     }
     return true;
   }
 
-  /** Streams /cas/<hash> to a temp file, verifies it, moves it in. */
-  private async download(hash: string, key: string, nodeId: string): Promise<boolean> {
-    if (!this.canRead) return false;
-    await this.ensureDirs();
-    const tmp = this.tmpPath();
+  /** One download of `hash` at a time, however many ask for it. */
+  private fetchObject(hash: string, key: string, owner: string): Promise<boolean> {
+    let pending = this.downloading.get(hash);
+    if (!pending) {
+      pending = this.download(hash, key, owner).finally(() => this.downloading.delete(hash));
+      this.downloading.set(hash, pending);
+    }
+    return pending;
+  }
+
+  /** Streams /cas/<hash> to a temp file, verifies it, moves it in. `owner`: whose object, for a warning. */
+  private async download(hash: string, key: string, owner: string): Promise<boolean> {
+    if (!this.canRead || !NAME.test(hash)) return false;
+    await this.local.ensureDirs();
+    const tmp = this.local.tmpPath();
     try {
       const body = await this.remote.get('cas', hash);
       if (!body) return false;
@@ -152,13 +185,13 @@ export class LayeredStore extends LocalStore {
       if (actual !== hash) {
         this.counters.corrupt++;
         this.corrupt.add(hash);
-        this.options.warn(`remote cache: the object ${hash} of ${printable(nodeId)} (key ${key}) is corrupt (its bytes hash to ${actual}); not used, built locally instead`);
+        this.options.warn(`remote cache: the object ${hash} of ${owner}${key ? ` (key ${key})` : ''} is corrupt (its bytes hash to ${actual}); not used, built locally instead`);
         return false;
       }
-      const dest = this.objectPath(hash);
+      const dest = this.local.objectPath(hash);
       await mkdir(path.dirname(dest), { recursive: true });
       await rename(tmp, dest);
-      return super.hasObject(hash);
+      return this.local.hasObject(hash);
     } catch (err) {
       this.giveUp(err);
       return false;
