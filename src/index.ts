@@ -8,7 +8,7 @@
 import { loadManifest } from './manifest/load.js';
 import type { ResolvedManifest } from './manifest/types.js';
 import { build as runBuild, type BuildOptions, type BuildResult } from './engine/build.js';
-import { graphOf, openProjectCache, planEnvOf, selectionOf } from './engine/project.js';
+import { graphOf, openProjectCache, planEnvOf, selectionOf, storeFactoryOf } from './engine/project.js';
 import { planBuild, type Plan } from './graph/plan.js';
 
 export { loadManifest };
@@ -28,10 +28,19 @@ export type { CacheStats, GcOptions, GcResult } from './cache/gc.js';
 export { pickCandidate, listCandidates, type CandidateListing } from './engine/variants.js';
 export type { LockFile, LockEntry } from './cache/lockfile.js';
 
-/** What a build would run and why, with the estimated cost; changes nothing. */
-export async function plan(manifest: ResolvedManifest, options: Pick<BuildOptions, 'assets' | 'regenerate'> = {}): Promise<Plan> {
+export interface PlanOptions extends Pick<BuildOptions, 'assets' | 'regenerate' | 'remoteCache' | 'openStore'> {
+  /** A warning (the remote cache is unreachable, a record on it is corrupt). */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * What a build would run and why, with the estimated cost; changes nothing. With a remote
+ * cache, a step it holds is cached (`remote: true`): its records are read, nothing downloaded.
+ */
+export async function plan(manifest: ResolvedManifest, options: PlanOptions = {}): Promise<Plan> {
   const graph = graphOf(manifest);
-  const cache = await openProjectCache(manifest);
+  const openStore = storeFactoryOf(manifest, { openStore: options.openStore, remoteCache: options.remoteCache, probeOnly: true, warn: options.onWarning ?? (() => undefined) });
+  const cache = await openProjectCache(manifest, openStore);
   const selected = selectionOf(graph, options.assets);
   const result = await planBuild(graph, planEnvOf(cache, options.regenerate), selected);
   await cache.files.save().catch(() => undefined);

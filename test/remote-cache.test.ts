@@ -75,6 +75,22 @@ describe('a remote cache shared by two checkouts', () => {
 
     // A fresh checkout, nothing in .gpt4k/, no API key: everything comes from the remote.
     const b = await checkout({ 'assets.lock.json': await a.read('assets.lock.json') });
+    // Its plan consults the remote: nothing would run, and planning downloads and keeps nothing.
+    const beforePlan = (await nginx.requests()).length;
+    const planned = await b.run(['plan'], remoteEnv());
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toMatch(/cached \(remote\)\s+generate/);
+    expect(planned.stdout).toMatch(/out\/hero\/web\.png is missing: restored from the remote cache/);
+    expect(planned.stdout).toMatch(/nothing to do: all \d+ steps of 2 assets are cached \(4 on the remote cache\)/);
+    const planRequests = (await nginx.requests()).slice(beforePlan);
+    expect(planRequests.filter((r) => /^GET \/team-cache\/ac\/[0-9a-f]{16} 200$/.test(r))).toHaveLength(4);
+    expect(planRequests.filter((r) => !r.startsWith('GET /team-cache/ac/'))).toEqual([]);
+    expect(b.exists('.gpt4k/actions')).toBe(false);
+    const planJson = JSON.parse((await b.run(['plan', '--json'], remoteEnv())).stdout) as { nodes: { kind: string; action: string; remote?: boolean }[] };
+    expect(planJson.nodes.filter((n) => n.remote).map((n) => n.kind).sort()).toEqual(['generate', 'generate', 'render', 'render']);
+    // Without the remote, the same checkout would generate both images.
+    expect((await b.run(['plan', '--remote-cache', 'off'], remoteEnv())).stdout).toMatch(/2 images to generate/);
+
     const frozen = await b.run(['build', '--frozen'], remoteEnv());
     expect(frozen.code, frozen.stderr).toBe(0);
     expect(frozen.stderr).not.toMatch(/warning/);

@@ -54,6 +54,13 @@ export interface Store {
   finish?(): Promise<void>;
   /** Optional: action records a shared remote cache supplied in this run (a layered store). */
   readonly remoteHits?: number;
+  /** Optional: whether the record of `key` came from a remote cache in this run, not from .gpt4k/. */
+  isRemote?(key: string): boolean;
+  /**
+   * Optional: a hint that these records will be asked for (a plan's generate keys, before it
+   * decides nodes one by one): a remote store fetches them side by side.
+   */
+  prefetch?(keys: string[]): Promise<void>;
 }
 
 /** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */

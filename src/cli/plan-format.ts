@@ -33,8 +33,9 @@ export function formatPlan(plan: Plan, options: PlanFormatOptions): string {
   const blocks: string[] = [];
   const upToDate: string[] = [];
   for (const [asset, nodes] of groups) {
-    const shown = nodes.filter((n) => n.action === 'run' || isRestore(n) || (options.verbose && n.kind !== 'source'));
     const active = nodes.filter((n) => n.action === 'run' || isRestore(n));
+    // A step the remote cache holds is worth a line where its asset has something to do.
+    const shown = nodes.filter((n) => n.action === 'run' || isRestore(n) || (n.remote && active.length > 0) || (options.verbose && n.kind !== 'source'));
     if (active.length === 0) {
       if (options.verbose) blocks.push(formatAsset(asset, shown));
       else upToDate.push(asset);
@@ -80,10 +81,11 @@ function formatAsset(asset: string, nodes: PlannedNode[]): string {
   }
   const names = nodes.map((n) => `${stepName(n)}${costOf(n)}`);
   const width = Math.max(...names.map((n) => n.length));
+  const statuses = nodes.map((n) => (n.action === 'run' ? 'run' : isRestore(n) ? 'restore' : n.remote ? 'cached (remote)' : 'cached'));
+  const statusWidth = Math.max(7, ...statuses.map((s) => s.length));
   const lines = [header];
   nodes.forEach((node, i) => {
-    const status = node.action === 'run' ? 'run' : isRestore(node) ? 'restore' : 'cached';
-    const lead = `  ${status.padEnd(7)}  ${(names[i] ?? '').padEnd(width)}  `;
+    const lead = `  ${(statuses[i] ?? '').padEnd(statusWidth)}  ${(names[i] ?? '').padEnd(width)}  `;
     const reasons = node.reasons.length > 0 ? node.reasons : [node.action === 'run' ? 'needed' : ''];
     lines.push(`${lead}${reasons[0]}`.trimEnd());
     for (const reason of reasons.slice(1)) lines.push(`${' '.repeat(lead.length)}${reason}`);
@@ -95,8 +97,10 @@ function summaryLine(nodes: PlannedNode[], s: Plan['summary'], assets: number): 
   const restores = nodes.filter(isRestore).length;
   const restoreText = restores > 0 ? `, ${restores} deliverable${restores === 1 ? '' : 's'} to restore from the cache` : '';
   const run = nodes.filter((n) => n.action === 'run');
-  if (run.length === 0) return `nothing to do: all ${nodes.length} steps of ${assets} asset${assets === 1 ? '' : 's'} are cached${restoreText}`;
+  const remote = nodes.filter((n) => n.remote).length;
+  const remoteText = remote > 0 ? ` (${remote} on the remote cache)` : '';
+  if (run.length === 0) return `nothing to do: all ${nodes.length} steps of ${assets} asset${assets === 1 ? '' : 's'} are cached${remoteText}${restoreText}`;
   const building = new Set(run.map((n) => n.asset)).size;
   const images = `${s.generate} image${s.generate === 1 ? '' : 's'} to generate`;
-  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${restoreText}`;
+  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${remote > 0 ? `, ${remote} step${remote === 1 ? '' : 's'} cached on the remote cache` : ''}${restoreText}`;
 }

@@ -14,10 +14,9 @@ import { assembleReport, type NodeOutcome } from './outcomes.js';
 import { Deliverables } from './deliverables.js';
 import { Executor } from './executor.js';
 import { checkPolicy } from './policy.js';
-import { layeredStoreFactory } from '../cache/remote/open.js';
 import { shardSelection, type ShardSpec } from '../graph/shard.js';
 
-import { graphOf, openProjectCache, planEnvOf, selectionOf } from './project.js';
+import { graphOf, openProjectCache, planEnvOf, selectionOf, storeFactoryOf } from './project.js';
 
 export type { ProjectCache } from '../cache/project-cache.js';
 // The CLI and the programmatic API reach these through build.js.
@@ -73,7 +72,7 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
   const emit = (event: BuildEvent) => options.onEvent?.(event);
   const graph = graphOf(manifest);
   const selected = options.shard ? await shardSelection(graph, options.shard) : selectionOf(graph, options.assets);
-  const openStore = options.openStore ?? layeredStoreFactory(manifest.remoteCache, { url: options.remoteCache, warn: (message) => emit({ type: 'warning', message }) });
+  const openStore = storeFactoryOf(manifest, { openStore: options.openStore, remoteCache: options.remoteCache, warn: (message) => emit({ type: 'warning', message }) });
   const lock = await acquireBuildLock(path.join(manifest.root, '.gpt4k'), {
     timeoutMs: options.lockTimeoutMs,
     signal: options.signal,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { openProjectCache as openCacheAt, type ProjectCache, type StoreFactory } from '../cache/project-cache.js';
+import { layeredStoreFactory } from '../cache/remote/open.js';
 import { buildGraph, selectAssets, type BuildGraph } from '../graph/graph.js';
 import type { PlanEnv } from '../graph/plan.js';
 import { closest } from '../manifest/suggest.js';
@@ -9,6 +10,20 @@ import { ExitCode, GptError, manifestError } from '../util/errors.js';
 /** The project's cache, beside its manifest (.gpt4k/). */
 export function openProjectCache(manifest: ResolvedManifest, openStore?: StoreFactory): Promise<ProjectCache> {
   return openCacheAt(manifest.root, openStore);
+}
+
+/**
+ * The store a build or a plan opens: the caller's (`openStore`), else the local store with the
+ * shared remote cache under it when one is configured (manifest `cache.remote`, `remoteCache`
+ * from --remote-cache, GPT4K_REMOTE_CACHE), else the local store alone (undefined).
+ * `probeOnly`: for a plan, which downloads and writes nothing (see LayeredStoreOptions).
+ */
+export function storeFactoryOf(
+  manifest: ResolvedManifest,
+  options: { openStore?: StoreFactory | undefined; remoteCache?: string | undefined; probeOnly?: boolean; warn: (message: string) => void },
+): StoreFactory | undefined {
+  if (options.openStore) return options.openStore;
+  return layeredStoreFactory(manifest.remoteCache, { url: options.remoteCache, probeOnly: !!options.probeOnly, warn: options.warn });
 }
 
 /** The manifest's graph; a cycle is a manifest error. */

@@ -11,6 +11,7 @@ import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } fro
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint, type FingerprintFields } from './keys.js';
 import type { LockFile } from '../cache/lockfile.js';
 import { resolveCandidates, type CandidateSet } from './variants.js';
+import { upfrontGenerateKeys } from './prefetch.js';
 
 export interface PlanEnv {
   store: Store;
@@ -133,6 +134,8 @@ export interface PlannedNode {
   estimatedCostUsd: number;
   /** Hands its input on unchanged (normalize without a white-balance reference): no work. */
   passThrough?: boolean;
+  /** Cached on the shared remote cache, not in .gpt4k/ (a build downloads it). */
+  remote?: true;
 }
 
 export interface Plan {
@@ -213,6 +216,8 @@ export async function planNodes(graph: BuildGraph, env: PlanEnv, selected?: Set<
   // The input files (source images, profile files) are hashed first, all at once: the first
   // build of a catalogue of photos reads them side by side.
   await hashInputFiles(graph, env.files, selected);
+  // A remote store fetches the generate records side by side (decideAll asks one at a time).
+  if (env.store.prefetch) await env.store.prefetch(await upfrontGenerateKeys(graph, env, selected));
   const walk = new PlanWalk(graph, env, await decideAll(graph, env, selected), statDeliverables(graph, env.state, selected));
   for (const id of graph.order) if (!selected || selected.has(id)) await walk.planNode(id);
   walk.markNeededIntermediates();
@@ -300,6 +305,7 @@ class PlanWalk {
       ...(decision?.record ? { outputHash: decision.record.output.hash } : {}),
       estimatedCostUsd: cached ? 0 : await estimatedCost(this.graph, node, decision),
       ...(isPassThrough(this.graph, node) ? { passThrough: true } : {}),
+      ...(cached && decision?.record && this.env.store.isRemote?.(decision.record.key) ? { remote: true as const } : {}),
     });
   }
 
@@ -327,7 +333,8 @@ class PlanWalk {
       decision.deliverableIntact = deliverableIntact(this.graph.manifest, file, decision.record.output.hash, env.state, this.deliverableStats.get(file));
       if (!decision.deliverableIntact) {
         const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
-        reasons = [`${projectPath(this.graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
+        const from = env.store.isRemote?.(decision.record.key) ? 'the remote cache' : 'the cache';
+        reasons = [`${projectPath(this.graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from ${from} (no rework)`];
       }
     }
     return reasons;

@@ -9,6 +9,9 @@ import { UploadQueue } from './upload-queue.js';
 /** Object and key names are 16 hex digits: anything else in a downloaded record is refused. */
 const NAME = /^[0-9a-f]{16}$/;
 
+/** Records asked for at once by prefetch (small JSON files; the objects they name follow). */
+const PREFETCH_CONCURRENCY = 16;
+
 /** Paid generations are uploaded first, then AI upscales, then renders (cheap to redo). */
 const UPLOAD_PRIORITY: Record<string, number> = { generate: 0, upscale: 1, render: 2 };
 
@@ -16,6 +19,12 @@ export interface LayeredStoreOptions {
   read: boolean;
   write: boolean;
   uploads: number;
+  /**
+   * Planning (`gpt4k plan`): a remote record is taken at its word (the uploader sends objects
+   * before the record), its objects are not downloaded, and nothing is kept locally. Such a
+   * store vouches for objects it does not hold: only for a plan, which reads no object.
+   */
+  probeOnly?: boolean;
   /** Said once when the remote becomes unusable, and for each corrupt object. */
   warn: (message: string) => void;
 }
@@ -41,6 +50,10 @@ export class LayeredStore implements Store {
   private readonly downloading = new Map<string, Promise<boolean>>();
   /** Objects found corrupt on the remote: uploaded over, not skipped as present. */
   private readonly corrupt = new Set<string>();
+  /** Keys whose record came from the remote in this run (not from .gpt4k/). */
+  private readonly fromRemote = new Set<string>();
+  /** probeOnly: objects named by a remote record, vouched for without a download. */
+  private readonly vouched = new Set<string>();
 
   constructor(
     private readonly local: LocalStore,
@@ -61,7 +74,25 @@ export class LayeredStore implements Store {
   /** Local, or downloaded (and verified) from the remote now: either way, local afterwards. */
   async hasObject(hash: string): Promise<boolean> {
     if (await this.local.hasObject(hash)) return true;
+    if (this.options.probeOnly) return this.vouched.has(hash);
     return this.canRead && this.fetchObject(hash, '', 'an object');
+  }
+
+  isRemote(key: string): boolean {
+    return this.fromRemote.has(key);
+  }
+
+  /**
+   * Asks the remote for these records side by side, a bounded number at once (planning then
+   * finds them answered): a fresh checkout's first plan makes one round trip per batch, not per step.
+   */
+  async prefetch(keys: string[]): Promise<void> {
+    if (!this.canRead) return;
+    const queue = [...new Set(keys)];
+    const worker = async () => {
+      for (let key = queue.shift(); key !== undefined && this.canRead; key = queue.shift()) await this.getAction(key);
+    };
+    await Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker));
   }
 
   putBytes(data: Uint8Array): Promise<{ hash: string; size: number }> {
@@ -133,9 +164,14 @@ export class LayeredStore implements Store {
         this.options.warn(`remote cache: the action record ${key} is not a gpt4k record of that key; not used`);
         return undefined;
       }
-      if (!(await this.fetchObjects(record, key))) return undefined;
-      // Kept locally only now that its objects are: a local record always has what it names.
-      await this.local.putAction(record);
+      if (this.options.probeOnly) {
+        for (const hash of objectsOf(record)) this.vouched.add(hash);
+      } else {
+        if (!(await this.fetchObjects(record, key))) return undefined;
+        // Kept locally only now that its objects are: a local record always has what it names.
+        await this.local.putAction(record);
+      }
+      this.fromRemote.add(key);
       this.counters.hits++;
       const { fingerprint: _fingerprint, ...stored } = record;
       return stored;

@@ -13,10 +13,17 @@ import { LayeredStore } from './layered-store.js';
  */
 export function layeredStoreFactory(
   raw: RawRemoteCache | undefined,
-  options: { url?: string | undefined; env?: NodeJS.ProcessEnv; warn: (message: string) => void },
+  options: { url?: string | undefined; env?: NodeJS.ProcessEnv; probeOnly?: boolean; warn: (message: string) => void },
 ): StoreFactory | undefined {
   const config = resolveRemoteCache(raw, options.url, options.env ?? process.env);
-  if (!config || (!config.read && !config.write)) return undefined;
+  if (!config || (!config.read && !config.write) || (options.probeOnly && !config.read)) return undefined;
   const remote = remoteBackendOf(config);
-  return (cacheDir) => new LayeredStore(new LocalStore(cacheDir), remote, { read: config.read, write: config.write, uploads: config.uploads, warn: options.warn });
+  return (cacheDir) => new LayeredStore(new LocalStore(cacheDir), remote, {
+    read: config.read,
+    // A plan writes nothing anywhere.
+    write: config.write && !options.probeOnly,
+    uploads: config.uploads,
+    probeOnly: !!options.probeOnly,
+    warn: options.warn,
+  });
 }

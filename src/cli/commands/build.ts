@@ -17,7 +17,7 @@ export function parseUsd(value: string): number {
 }
 
 /** --remote-cache: an http(s) URL (turbo+ for the Turborepo API) or "off"; a bad one is a usage error. */
-function remoteCacheUrl(url: string): string {
+export function remoteCacheUrl(url: string): string {
   const problem = url === 'off' ? undefined : remoteUrlProblem(url);
   if (problem) throw new InvalidArgumentError(problem);
   return url;
@@ -68,7 +68,11 @@ export function registerBuildCommand(program: Command, context: CommandContext):
       try {
         const { value: result, stoppedBy } = await cancellable({ announce, tmpDir: buildTmpDir(manifest.root) }, async (signal) => {
           if (opts.explain) {
-            const planned = await plan(manifest, { assets, ...(opts.regenerate ? { regenerate: opts.regenerate } : {}) });
+            const planned = await plan(manifest, {
+              assets,
+              ...(opts.regenerate ? { regenerate: opts.regenerate } : {}),
+              ...(opts.remoteCache !== undefined ? { remoteCache: opts.remoteCache } : {}),
+            });
             io.out.write(g.json ? `${JSON.stringify({ type: 'plan', ...planned })}\n` : `${formatPlan(planned, { verbose: !!g.verbose, onlyRuns: true })}\n\n`);
           }
           return build(manifest, {
