@@ -113,6 +113,26 @@ describe('a remote cache shared by two checkouts', () => {
     expect(await nginx.requests()).toHaveLength(before);
   });
 
+  it('cache push uploads what a checkout built without the remote; a fresh checkout then plans nothing to run', async () => {
+    const a = await checkout();
+    expect((await a.run(['cache', 'push'], withKey({ GPT4K_REMOTE_CACHE: '' }))).stderr).toMatch(/E_NO_REMOTE_CACHE/);
+    const first = await a.run(['build', '--remote-cache', 'off'], withKey());
+    expect(first.code, first.stderr).toBe(0);
+    expect(await nginx.requests()).toEqual([]);
+
+    const push = await a.run(['cache', 'push'], remoteEnv());
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/4 record\(s\) uploaded, 0 already there, of 4/);
+    expect((await nginx.requests()).filter((r) => /^PUT \/team-cache\/ac\/[0-9a-f]{16} 201$/.test(r))).toHaveLength(4);
+    const again = await a.run(['cache', 'push', '--json'], remoteEnv());
+    expect(JSON.parse(again.stdout)).toMatchObject({ local: 4, present: 4, uploaded: 0, complete: true });
+
+    const b = await checkout({ 'assets.lock.json': await a.read('assets.lock.json') });
+    const planned = await b.run(['plan'], remoteEnv());
+    expect(planned.stdout).toMatch(/nothing to do: all \d+ steps of 2 assets are cached \(4 on the remote cache\)/);
+    expect(planned.stdout).not.toContain(TOKEN);
+  });
+
   it('read-only (write: false, or GPT4K_REMOTE_CACHE_WRITE=0) reads and uploads nothing', async () => {
     const a = await checkout({ 'assets.pipeline.yaml': `${MANIFEST}cache:\n  remote: { write: false }\n` });
     const first = await a.run(['build'], withKey());

@@ -1,5 +1,5 @@
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir, stat, rename, rm, open } from 'node:fs/promises';
+import { mkdir, stat, rename, rm, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashBytes, hashFile } from './hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -212,6 +212,16 @@ export class LocalStore implements Store {
     this.loadIndex().set(record.key, stored);
     this.used.set(record.key, stored);
     this.indexStale = true;
+  }
+
+  /** The whole record of `key` (with its fingerprint), as its file holds it: `gpt4k cache push` sends it as is. */
+  async readRecord(key: string): Promise<ActionRecord | undefined> {
+    try {
+      const record = JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
+      return record.version === 1 && record.key === key ? record : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Verifies an object's bytes still hash to its name (used before restoring deliverables). */

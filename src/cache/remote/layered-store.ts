@@ -87,12 +87,33 @@ export class LayeredStore implements Store {
    * finds them answered): a fresh checkout's first plan makes one round trip per batch, not per step.
    */
   async prefetch(keys: string[]): Promise<void> {
-    if (!this.canRead) return;
-    const queue = [...new Set(keys)];
-    const worker = async () => {
-      for (let key = queue.shift(); key !== undefined && this.canRead; key = queue.shift()) await this.getAction(key);
-    };
-    await Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker));
+    await eachBounded([...new Set(keys)], async (key) => {
+      if (this.canRead) await this.getAction(key);
+    });
+  }
+
+  /**
+   * `gpt4k cache push`: uploads the records (and their objects) the remote lacks, then waits
+   * for them. `complete` is false when the remote failed on the way (warned once).
+   */
+  async push(records: ActionRecord[]): Promise<{ present: number; uploaded: number; complete: boolean }> {
+    let present = 0;
+    const before = this.counters.uploads;
+    await eachBounded(records, async (record) => {
+      if (!this.canWrite) return;
+      try {
+        if (await this.remote.has('ac', record.key)) {
+          present++;
+          return;
+        }
+      } catch (err) {
+        this.giveUp(err);
+        return;
+      }
+      this.uploads.add(UPLOAD_PRIORITY[record.kind] ?? 3, () => this.upload(record));
+    });
+    await this.finish();
+    return { present, uploaded: this.counters.uploads - before, complete: !this.disabled };
   }
 
   putBytes(data: Uint8Array): Promise<{ hash: string; size: number }> {
@@ -263,6 +284,15 @@ export class LayeredStore implements Store {
     const reason = err instanceof RemoteUnavailable ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`;
     this.options.warn(`remote cache ${this.remote.label}: ${reason}; going on without it for the rest of this build (the local cache is unaffected)`);
   }
+}
+
+/** Runs `job` on every item, PREFETCH_CONCURRENCY at once. */
+async function eachBounded<T>(items: T[], job: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await job(item);
+  };
+  await Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker));
 }
 
 /** The objects a record names: its output, and a render's preview. */

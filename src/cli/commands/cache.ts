@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatBytes, parseByteSize } from '../../cache/gc.js';
-import { cacheStats, gc } from '../../engine/cache-lifecycle.js';
+import { cacheStats, gc, pushCache } from '../../engine/cache-lifecycle.js';
+import { ExitCode } from '../../util/errors.js';
+import { remoteCacheUrl } from './build.js';
 import type { CommandContext } from './context.js';
 import { shown } from './context.js';
 
@@ -69,6 +71,25 @@ export function registerCacheCommands(program: Command, context: CommandContext)
           ...(stats.tmpBytes > 0 ? [`  temp files: ${formatBytes(stats.tmpBytes)} (left by interrupted builds; gc removes them)`] : []),
           ...(o.unreachable.count > 0 || stats.records.unreachable > 0 ? ['  run `gpt4k gc` to remove what is unreachable (`--keep N` keeps older generations)'] : []),
         ].join('\n') + '\n',
+      );
+    });
+
+  cache
+    .command('push')
+    .description('upload to the shared remote cache what this checkout built and the remote lacks (what the current manifest reaches)')
+    .option('--remote-cache <url>', 'push to this remote cache (over cache.remote.url and GPT4K_REMOTE_CACHE); token in GPT4K_REMOTE_CACHE_TOKEN', remoteCacheUrl)
+    .action(async (opts: { remoteCache?: string }, cmd: Command) => {
+      const g = context.globals(cmd);
+      const manifest = await context.load(cmd);
+      const result = await pushCache(manifest, { remoteCache: opts.remoteCache, warn: (message) => io.err.write(`warning: ${message}\n`) });
+      if (!result.complete) context.setExit(ExitCode.assetFailed);
+      if (g.json) {
+        io.out.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      io.out.write(
+        `${result.url}: ${result.uploaded} record(s) uploaded, ${result.present} already there, of ${result.local} this checkout holds` +
+          `${result.complete ? '' : `; ${result.local - result.present - result.uploaded} not uploaded (see the warning)`}\n`,
       );
     });
 }
