@@ -1,6 +1,5 @@
-import { catalogProviders, getModelCatalog, hasProvider, providerNames } from '../providers/registry.js';
-import type { ModelCatalog } from '../providers/types.js';
 import type { Diagnostics } from './context.js';
+import { modelCatalogs, registeredProviders, type ModelCatalog } from './model-catalogs.js';
 import type { SourceFile } from './positions.js';
 import type { RawModelDeclaration } from './raw.js';
 import { quote } from './schema.js';
@@ -10,8 +9,8 @@ import type { DeclaredModel, ResolvedAsset } from './types.js';
 /**
  * The manifest's `models:` section: models gpt4k does not know yet, declared by what they are
  * like and what differs. `like:` must name a model a provider's table knows (that provider serves
- * the declared one); each provider checks what the declaration says through its model catalog
- * (registry.ts), so this file knows no model table itself.
+ * the declared one); each provider checks what the declaration says through its model catalog,
+ * reached through model-catalogs.ts, so this file knows no model table and imports no provider.
  */
 export async function resolveDeclaredModels(
   raw: Record<string, RawModelDeclaration> | undefined,
@@ -21,7 +20,7 @@ export async function resolveDeclaredModels(
   const declared = new Map<string, DeclaredModel>();
   const entries = Object.entries(raw ?? {});
   if (entries.length === 0) return declared;
-  const catalogs = (await Promise.all(catalogProviders().map(getModelCatalog))).filter((c): c is ModelCatalog => c !== undefined);
+  const catalogs = await modelCatalogs();
   for (const [id, entry] of entries) {
     const model = declaration(id, entry, catalogs, source, diagnostics);
     if (!model) continue;
@@ -45,8 +44,8 @@ function declaration(
 ): DeclaredModel | undefined {
   const at = (field: string) => source.valueAt(['models', id, field]);
   let provider = entry.provider;
-  if (provider !== undefined && !hasProvider(provider)) {
-    diagnostics.error('E_UNKNOWN_PROVIDER', `models.${id}: unknown provider ${quote(provider)}`, at('provider'), didYouMean(provider, providerNames()));
+  if (provider !== undefined && !registeredProviders().includes(provider)) {
+    diagnostics.error('E_UNKNOWN_PROVIDER', `models.${id}: unknown provider ${quote(provider)}`, at('provider'), didYouMean(provider, registeredProviders()));
     return undefined;
   }
   if (entry.like !== undefined) {

@@ -1,3 +1,4 @@
+import { registerModelCatalogs } from '../manifest/model-catalogs.js';
 import type { ImageProvider, ModelCatalog } from './types.js';
 
 /**
@@ -56,3 +57,6 @@ export async function getModelCatalog(provider: string): Promise<ModelCatalog | 
   const load = catalogLoaders[provider];
   return load ? load() : undefined;
 }
+
+// The loader checks the manifest's `models:` against these tables through manifest/model-catalogs.ts.
+registerModelCatalogs({ providers: providerNames, catalogs: catalogLoaders });
