@@ -1,6 +1,6 @@
 import type { GptError } from '../util/errors.js';
 import type { PipelineReport, StepStatus } from '../report/types.js';
-import type { NodeKind } from '../graph/graph.js';
+import type { GraphNode, NodeKind } from '../graph/graph.js';
 
 /** Everything that happens in a build is an event; reporters render them, nothing else prints. */
 export interface NodeRef {
@@ -33,3 +33,8 @@ export type BuildEvent =
   | { type: 'build-done'; report: PipelineReport; reportFile: string };
 
 export type BuildListener = (event: BuildEvent) => void;
+
+/** The reference an event carries for a graph node. */
+export function refOf(node: GraphNode): NodeRef {
+  return { id: node.id, asset: node.asset, kind: node.kind, ...(node.target ? { target: node.target } : {}) };
+}

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { hasProvider, providerNames } from '../providers/registry.js';
 import { attachProjectRoot } from '../providers/project-root.js';
 import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
-import { compilePrompt, type PromptSpec } from '../prompt/compile.js';
+import { compilePrompt, type PromptSpec } from './prompt-compile.js';
 import type { GenerateParams, NormalizeParams, PositionedGenerateField, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
 import { promptSpans, type FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';

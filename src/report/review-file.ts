@@ -1,3 +1,4 @@
+/** assets.review.json: the art director's approvals, read by the contact sheet and written by gpt4k review. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
