@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { FileHashes } from '../cache/file-hashes.js';
 import { acquireBuildLock } from '../cache/lock.js';
+import { sweepAbandonedTemp } from '../cache/sweep.js';
 import { loadState, recordNode, saveState, type BuildState } from '../cache/state.js';
 import { LocalStore, type StoredAction } from '../cache/store.js';
 import { readLockFile, type LockFile } from '../cache/lockfile.js';
@@ -172,6 +173,8 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
     onWait: (holder) => emit({ type: 'lock-wait', pid: holder.pid, startedAt: holder.startedAt }),
   });
   try {
+    // A build killed before us leaves temp files of its atomic writes; no one else writes now.
+    if (lock.abandoned) await sweepAbandonedTemp(path.join(manifest.root, '.gpt4k'), [manifest.outputDir]);
     // Read the cache under the lock: a build that held it before us may have written to it.
     const cache = await openProjectCache(manifest);
     return await runBuild(graph, selected, cache, options, emit, started);
