@@ -73,7 +73,7 @@ describe('HTML in prompts, catalog values and file names', () => {
     // Give onerror/onload handlers a moment to fire, were there any.
     await page.waitForTimeout(300);
     await page.locator('body').focus().catch(() => undefined);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
     const text = await page.locator('body').innerText();
     for (const id of ['scripted', 'closing', 'quoted', 'photo', 'failing', 'sku-a1', 'sku-a2', 'sku-a3']) expect(text).toContain(id);
