@@ -47,8 +47,11 @@ export function registerBuildCommand(program: Command, context: CommandContext):
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
       const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
-      await lintOrThrow(manifest, g, !!opts.strict, io);
+      const lints = await lintOrThrow(manifest, g, !!opts.strict, io);
       if (opts.requireApproved) await requireApproved(manifest, assets, opts.regenerate);
+      // The no-op fast path (cli/noop-fast.ts) answers only a plain `gpt4k build [-q]` of this manifest.
+      const plain = assets.length === 0 && !opts.frozen && !opts.regenerate && opts.maxCost === undefined && !opts.explain && !opts.provider && !opts.requireApproved;
+      const noopStamp = plain && !g.mode && !g.manifest && lints.length === 0 && manifest.warnings.length === 0;
       const reporter = context.reporter(cmd);
       const announce = () => io.err.write('\ninterrupted: finishing the steps in flight and writing the report (Ctrl-C again to quit now)\n');
       try {
@@ -65,6 +68,7 @@ export function registerBuildCommand(program: Command, context: CommandContext):
             failFast: !!opts.failFast,
             signal,
             onEvent: (event) => reporter.onEvent(event),
+            noopStamp,
           });
         });
         context.setExit(stoppedBy ? STOP_EXIT[stoppedBy] : result.exitCode);
