@@ -25,7 +25,7 @@ import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
 
-const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
+export const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
 export const openaiProvider: ImageProvider = {
   name: 'openai',
@@ -163,7 +163,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
  * The request as sent (minus prompt and image): model, size, quality, n: 1 and the request
  * options the manifest set. Never `response_format`: GPT image models always answer in base64.
  */
-function requestBody(params: GenerateParams, size: string, edit: boolean): Record<string, unknown> {
+export function requestBody(params: GenerateParams, size: string, edit: boolean): Record<string, unknown> {
   const body: Record<string, unknown> = { model: params.model, size, quality: params.quality, n: 1 };
   for (const name of OPENAI_REQUEST_OPTIONS) {
     const value = params.options[name];
@@ -177,7 +177,7 @@ function requestBody(params: GenerateParams, size: string, edit: boolean): Recor
 }
 
 /** Fills the prompt in: kept out of `requestBody` so meta does not repeat it. */
-function withPrompt<T extends Record<string, unknown>>(body: T, prompt: string): T & { prompt: string } {
+export function withPrompt<T extends Record<string, unknown>>(body: T, prompt: string): T & { prompt: string } {
   return { ...body, prompt };
 }
 
