@@ -32,7 +32,7 @@ export async function plan(manifest: ResolvedManifest, options: Pick<BuildOption
   const graph = graphOf(manifest);
   const cache = await openProjectCache(manifest);
   const selected = selectionOf(graph, options.assets);
-  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) }, selected);
+  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}), pendingBatches: cache.pendingBatches }, selected);
   await cache.files.save().catch(() => undefined);
   return result;
 }

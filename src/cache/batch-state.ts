@@ -112,3 +112,8 @@ export function pendingKeys(state: BatchStateFile): Map<string, string> {
   }
   return keys;
 }
+
+/** `pendingKeys` of the project's batches.json (empty when it has none). */
+export async function pendingBatchKeys(cacheDir: string): Promise<Map<string, string>> {
+  return pendingKeys(await loadBatchState(cacheDir));
+}

@@ -9,7 +9,8 @@ import {
   type BatchStateFile,
 } from '../cache/batch-state.js';
 import type { Store } from '../cache/store.js';
-import type { GenerateParams } from '../manifest/types.js';
+import type { GenerateParams, ResolvedAsset } from '../manifest/types.js';
+import { parseSize } from '../graph/keys.js';
 import { batched, FINAL_BATCH_STATUSES, loadBatchBackend, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
 import { sleep } from '../providers/retry.js';
 import type { GenerateRequest, GenerateResult } from '../providers/types.js';
@@ -355,4 +356,18 @@ export function describeProgress(remote: RemoteBatch, record: BatchRecord): stri
 function formatMinutes(ms: number): string {
   const minutes = Math.max(1, Math.round(ms / 60_000));
   return minutes >= 90 ? `${Math.round(minutes / 60)} h` : `${minutes} min`;
+}
+
+/** The batch job of one generate call, as the direct path would have asked the provider. */
+export function batchJob(
+  nodeId: string,
+  asset: ResolvedAsset,
+  call: { key: string; fingerprint: unknown; params: GenerateParams; meta: Record<string, unknown> },
+  reference: { assetId: string; image: Buffer } | undefined,
+): BatchJob {
+  const { width, height } = parseSize(call.params.size);
+  return {
+    nodeId, asset: asset.id, key: call.key, fingerprint: call.fingerprint, meta: call.meta,
+    request: { assetId: asset.id, prompt: asset.prompt, params: call.params, width, height, ...(reference ? { reference } : {}) },
+  };
 }

@@ -31,6 +31,8 @@ import type { BuildEvent, BuildListener, NodeRef } from './events.js';
 import { Pool, RateLimiter } from './pool.js';
 import { assembleReport, type NodeOutcome } from './outcomes.js';
 import { closest } from '../manifest/suggest.js';
+import { BatchPending, BatchScheduler, batchJob } from './batch-scheduler.js';
+import { pendingBatchKeys } from '../cache/batch-state.js';
 
 /** The step runners pull in sharp and LittleCMS: loaded on first use, so a no-op build never pays for them. */
 let stepsModule: Promise<typeof import('../steps/index.js')> | undefined;
@@ -63,6 +65,8 @@ export interface BuildOptions {
    * failed with the same key earlier in the session.
    */
   skipGenerate?: (asset: string, key: string) => string | undefined;
+  /** Batched generations (generate.batch, --batch): false submits or polls once and leaves them pending (--no-wait). */
+  batchWait?: boolean;
 }
 
 export interface BuildResult {
@@ -80,17 +84,20 @@ export interface ProjectCache {
   stateFile: string;
   /** assets.lock.json, when the project has one. */
   lock: LockFile | undefined;
+  /** Generate keys an open provider batch will deliver -> batch id (.gpt4k/batches.json). */
+  pendingBatches: Map<string, string>;
 }
 
 export async function openProjectCache(manifest: ResolvedManifest): Promise<ProjectCache> {
   const cacheDir = path.join(manifest.root, '.gpt4k');
   const stateFile = path.join(cacheDir, 'state.json');
-  const [files, state, lock] = await Promise.all([
+  const [files, state, lock, pendingBatches] = await Promise.all([
     FileHashes.load(path.join(cacheDir, 'files.json'), manifest.root),
     loadState(stateFile),
     readLockFile(manifest.root),
+    pendingBatchKeys(cacheDir),
   ]);
-  return { cacheDir, store: new LocalStore(cacheDir), files, state, stateFile, lock };
+  return { cacheDir, store: new LocalStore(cacheDir), files, state, stateFile, lock, pendingBatches };
 }
 
 export function graphOf(manifest: ResolvedManifest): BuildGraph {
@@ -191,7 +198,7 @@ async function runBuild(
   const manifest = graph.manifest;
   const { store, files, state } = cache;
   await store.ensureDirs();
-  const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) };
+  const env: PlanEnv = { store, files, state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}), pendingBatches: cache.pendingBatches };
   for (const id of env.forced) selectionOf(graph, [id]);
   const planned = new Map<string, { inputHashes: string[]; decision: NodeDecision }>();
   const plan = await planBuild(graph, env, selected, planned);
@@ -246,6 +253,11 @@ async function runBuild(
   };
   const rate = limits.imagesPerMinute ? new RateLimiter(limits.imagesPerMinute, Math.min(limits.generate, limits.imagesPerMinute)) : undefined;
   const haltedProviders = new Map<string, GptError>();
+  // Provider batches (generate.batch): requests collected into batches, and open ones resumed.
+  const batches = new BatchScheduler({
+    cacheDir: cache.cacheDir, store, pricing: manifest.pricing, wait: options.batchWait !== false, signal,
+    onInfo: (message) => emit({ type: 'info', message }),
+  });
   /** Generate nodes that ran: every candidate's image, for the lock file. */
   const madeCandidates = new Map<string, CandidateImages>();
   const outcomes = new Map<string, NodeOutcome>();
@@ -278,6 +290,8 @@ async function runBuild(
       reportFailure(node, outcome.error);
     } else if (outcome.status === 'skipped') {
       emit({ type: 'node-skipped', node: refOf(node), reason: outcome.skipReason ?? 'skipped' });
+    } else if (outcome.status === 'pending' && node.kind === 'generate') {
+      emit({ type: 'info', message: `pending  ${node.id}: ${outcome.skipReason ?? 'in a provider batch'}` });
     } else if ((outcome.status === 'built' || outcome.status === 'cached') && node.kind !== 'prompt' && !outcome.lazy) {
       emit({ type: 'node-done', node: refOf(node), status: outcome.status, ms: outcome.ms, ...(outcome.costUsd ? { costUsd: outcome.costUsd } : {}), ...(outcome.restored ? { restored: true } : {}) });
     }
@@ -451,9 +465,10 @@ async function runBuild(
   const inFlight = new Map<string, Promise<NodeOutcome>>();
   const settleNode = async (node: GraphNode): Promise<NodeOutcome> => {
     const inputs = await Promise.all(node.inputs.map((input) => settle(input)));
-    const broken = inputs.findIndex((o) => o.status === 'failed' || o.status === 'skipped');
+    const broken = inputs.findIndex((o) => o.status === 'failed' || o.status === 'skipped' || o.status === 'pending');
     if (broken >= 0) {
       const inputNode = graph.nodes.get(node.inputs[broken] as string) as GraphNode;
+      if (inputs[broken]?.status === 'pending') return finish(node, { status: 'pending', skipReason: inputs[broken]?.skipReason ?? `waiting for ${inputNode.id}`, ms: 0 });
       const what = inputs[broken]?.status === 'failed' ? 'failed' : 'was skipped';
       const why = inputNode.asset === node.asset ? `${inputNode.kind} ${what}` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
       return finish(node, { status: 'skipped', skipReason: why, ms: 0 });
@@ -511,6 +526,7 @@ async function runBuild(
       return finish(node, { decision, ...outcome });
     } catch (err) {
       if (err instanceof ProviderHalted) return finish(node, { ...base, status: 'skipped', skipReason: err.message, ms: Date.now() - t0 });
+      if (err instanceof BatchPending) return finish(node, { ...base, status: 'pending', skipReason: err.message, ms: Date.now() - t0 });
       if (err instanceof UpstreamFailed) {
         const failedNode = graph.nodes.get(err.nodeId) as GraphNode;
         return finish(node, { ...base, status: 'skipped', skipReason: `${failedNode.kind} failed`, ms: Date.now() - t0 });
@@ -546,7 +562,11 @@ async function runBuild(
       /** One provider call for one candidate (variants: one each). */
       const makeCandidate = async (index: number) => {
         const call = await generateCall(params, decision, variants, index);
-        const result = await pools.generate.run(async () => {
+        // Batched (or already in an open batch): the batch scheduler sends it, not the pool.
+        const viaBatch = await batches.takes(call.params, call.key);
+        if (viaBatch && !started) emit({ type: 'node-start', node: ref, reasons });
+        started ||= viaBatch;
+        const result = viaBatch ? await batches.generate(batchJob(node.id, asset, call, reference)) : await pools.generate.run(async () => {
           // Halted while queued: do not send.
           const haltedNow = haltedProviders.get(params.provider);
           if (haltedNow) throw new ProviderHalted(params.provider, haltedNow);

@@ -36,6 +36,7 @@ const usd = (n: number) => Math.round(n * 10_000) / 10_000;
 function assetStatus(steps: ReportStep[]): StepStatus {
   if (steps.some((s) => s.status === 'failed')) return 'failed';
   if (steps.some((s) => s.status === 'skipped')) return 'skipped';
+  if (steps.some((s) => s.status === 'pending')) return 'pending';
   if (steps.some((s) => s.status === 'built')) return 'built';
   return 'cached';
 }
@@ -74,7 +75,7 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
       ...(outcome.requests ? { requests: outcome.requests } : {}),
       ...(outcome.retries ? { retries: outcome.retries } : {}),
       ...(outcome.status === 'built' && outcome.reasons?.length ? { reasons: outcome.reasons } : {}),
-      ...(outcome.status === 'skipped' && outcome.skipReason ? { reasons: [outcome.skipReason] } : {}),
+      ...((outcome.status === 'skipped' || outcome.status === 'pending') && outcome.skipReason ? { reasons: [outcome.skipReason] } : {}),
       ...(outcome.meta && node.kind === 'generate' ? { meta: outcome.meta } : {}),
       ...(outcome.warnings?.length ? { meta: { ...(outcome.meta ?? {}), warnings: outcome.warnings } } : {}),
     };
@@ -109,6 +110,7 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
       cached: count('cached'),
       failed: count('failed'),
       skipped: count('skipped'),
+      ...(count('pending') > 0 ? { pending: count('pending') } : {}),
       providerCalls,
       retries,
       costUsd: usd(assets.reduce((sum, a) => sum + a.costUsd, 0)),

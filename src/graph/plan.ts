@@ -11,6 +11,7 @@ import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } fro
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint } from './keys.js';
 import type { LockFile } from '../cache/lockfile.js';
 import { resolveCandidates, type CandidateSet } from './variants.js';
+import { batched, BATCH_DISCOUNTS } from '../providers/batch-types.js';
 
 export interface PlanEnv {
   store: Store;
@@ -20,6 +21,8 @@ export interface PlanEnv {
   forced: Set<string>;
   /** assets.lock.json: which candidate each asset with variants uses. */
   lock?: LockFile;
+  /** Generate keys an open provider batch will deliver -> its batch id (cache/batch-state.ts). */
+  pendingBatches?: Map<string, string>;
   /** Filled by planBuild: each node's reasons as planned, reused when the build runs it. */
   explained?: Map<string, { key?: string; reasons: string[] }>;
 }
@@ -120,7 +123,8 @@ function statDeliverables(graph: BuildGraph, state: BuildState, selected: Set<st
   return stats;
 }
 
-export type PlanAction = 'run' | 'cached';
+/** `pending`: a generation an open provider batch will deliver (already submitted, not paid again). */
+export type PlanAction = 'run' | 'cached' | 'pending';
 
 export interface PlannedNode {
   id: string;
@@ -139,7 +143,7 @@ export interface PlannedNode {
 
 export interface Plan {
   nodes: PlannedNode[];
-  summary: { nodes: number; run: number; cached: number; generate: number; estimatedCostUsd: number };
+  summary: { nodes: number; run: number; cached: number; generate: number; estimatedCostUsd: number; pending?: number };
 }
 
 /**
@@ -300,7 +304,15 @@ export async function planBuild(
       if (asset) {
         const params = await resolvedGenerateParams(asset, graph.manifest);
         const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
-        estimatedCostUsd = calls * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
+        // A batched image costs the provider's batch price (half, for OpenAI).
+        const discount = batched(params) ? (BATCH_DISCOUNTS[params.provider] ?? 1) : 1;
+        estimatedCostUsd = calls * discount * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
+      }
+      const batchId = decision ? env.pendingBatches?.get(decision.key) : undefined;
+      if (batchId) {
+        action = 'pending';
+        reasons = [`submitted in batch ${batchId}: the next build collects it (not paid again)`];
+        estimatedCostUsd = 0;
       }
     }
     planned.set(id, {
@@ -355,14 +367,16 @@ export async function planBuild(
   env.explained = new Map([...planned.values()].filter((n) => n.action === 'run').map((n) => [n.id, { ...(n.key ? { key: n.key } : {}), reasons: n.reasons }]));
   const nodes = [...planned.values()].filter((n) => n.kind !== 'prompt');
   const run = nodes.filter((n) => n.action === 'run');
+  const pending = nodes.filter((n) => n.action === 'pending').length;
   return {
     nodes,
     summary: {
       nodes: nodes.length,
       run: run.length,
-      cached: nodes.length - run.length,
+      cached: nodes.length - run.length - pending,
       generate: run.filter((n) => n.kind === 'generate').length,
       estimatedCostUsd: round(run.reduce((sum, n) => sum + n.estimatedCostUsd, 0)),
+      ...(pending > 0 ? { pending } : {}),
     },
   };
 }

@@ -100,6 +100,7 @@ const STATUS_LABEL: Record<StepStatus, string> = {
   cached: 'cached',
   failed: 'failed',
   skipped: 'skipped',
+  pending: 'pending',
 };
 
 function badge(status: StepStatus): SafeHtml {
