@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
 import { startFakeOpenAIBatch, type FakeOpenAIBatch } from './support/fake-openai-batch.js';
@@ -125,6 +125,31 @@ describe('openai batch builds', () => {
     const report = await readReport(dir);
     expect(report.summary).toMatchObject({ built: 6, failed: 0 });
     expect(report.assets.every((a) => a.steps.find((s) => s.kind === 'generate')?.meta?.['batch'] === batchId)).toBe(true);
+  });
+
+  it('killed before the answer to batches.create was saved: the next build finds the batch by its input file instead of creating another', async () => {
+    const dir = await project(manifest({ assets: 3 }));
+    api.hold = true;
+    const run = startCli(['build'], { cwd: dir, env: env() });
+    await waitFor(() => api.batches.some((b) => b.status === 'in_progress'), 30_000, 'the batch to be in progress');
+    run.child.kill('SIGKILL');
+    await run.done;
+    // As if the build had died while batches.create was in flight: the input file is known, the batch id is not.
+    const file = path.join(dir, '.gpt4k', 'batches.json');
+    const state = JSON.parse(await readFile(file, 'utf8')) as { batches: Array<Record<string, unknown>> };
+    for (const record of state.batches) {
+      delete record['batchId'];
+      delete record['status'];
+      record['phase'] = 'uploaded';
+    }
+    await writeFile(file, JSON.stringify(state));
+
+    api.hold = false;
+    const resumed = await runCli(['build'], { cwd: dir, env: env() });
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    expect(api.batches).toHaveLength(1);
+    expect(api.imageRequests).toHaveLength(0);
+    expect((await readReport(dir)).summary).toMatchObject({ built: 3, failed: 0 });
   });
 
   it('--no-wait reports the assets pending (build and plan), and a later build collects them', async () => {

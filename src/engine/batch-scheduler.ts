@@ -59,6 +59,8 @@ export interface BatchSchedulerOptions {
   signal: AbortSignal;
   /** Progress lines (`batch b_1: 3/6 done, 0 failed, est. 2 min`). */
   onInfo: (message: string) => void;
+  /** Said once per provider that was asked to batch but has no batch mode (its requests go direct). */
+  onWarning: (message: string) => void;
 }
 
 interface Deferred {
@@ -107,6 +109,7 @@ export class BatchScheduler {
   /** Batches this build stopped following, and what their remaining nodes are told. */
   private readonly closed = new Map<string, unknown>();
   private saving: Promise<void> = Promise.resolve();
+  private readonly warned = new Set<string>();
 
   constructor(private readonly options: BatchSchedulerOptions) {}
 
@@ -123,6 +126,10 @@ export class BatchScheduler {
   /** Whether this request goes through a batch: asked for, or already in an open one. */
   async takes(params: GenerateParams, key: string): Promise<boolean> {
     if (batched(params)) return true;
+    if (params.batch && !this.warned.has(params.provider)) {
+      this.warned.add(params.provider);
+      this.options.onWarning(`generate.batch: provider ${params.provider} has no batch mode in gpt4k; its images are requested directly (full price)`);
+    }
     return openRequestFor(await this.loaded(), key) !== undefined;
   }
 

@@ -257,6 +257,7 @@ async function runBuild(
   const batches = new BatchScheduler({
     cacheDir: cache.cacheDir, store, pricing: manifest.pricing, wait: options.batchWait !== false, signal,
     onInfo: (message) => emit({ type: 'info', message }),
+    onWarning: (message) => emit({ type: 'warning', message }),
   });
   /** Generate nodes that ran: every candidate's image, for the lock file. */
   const madeCandidates = new Map<string, CandidateImages>();
