@@ -168,6 +168,9 @@ describe('openai batch builds', () => {
     const planned = JSON.parse(plan.stdout) as { nodes: Array<{ kind: string; action: string; estimatedCostUsd: number }>; summary: { pending?: number; estimatedCostUsd: number } };
     expect(planned.nodes.filter((n) => n.kind === 'generate').map((n) => n.action)).toEqual(Array(6).fill('pending'));
     expect(planned.summary).toMatchObject({ pending: 6, estimatedCostUsd: 0 });
+    const planText = (await runCli(['plan'], { cwd: dir, env: env() })).stdout;
+    expect(planText).toMatch(new RegExp(`pending +generate +submitted in batch ${api.batches[0]!.id}`));
+    expect(planText).toContain('6 images pending in a provider batch');
 
     const listed = await runCli(['batches'], { cwd: dir, env: env() });
     expect(listed.stdout).toMatch(new RegExp(`open:\\n  ${api.batches[0]!.id}  in_progress`));
