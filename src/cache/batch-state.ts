@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { GenerateParams } from '../manifest/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /**
@@ -21,7 +20,11 @@ import { writeFileAtomic } from '../util/atomic.js';
  */
 export type BatchPhase = 'preparing' | 'uploaded' | 'submitted' | 'done';
 
-export interface BatchRequestEntry {
+/**
+ * One request of a batch. `Params` is the generate parameters as the engine knows them (the
+ * cache layer does not read the manifest's types; it stores them as JSON).
+ */
+export interface BatchRequestEntry<Params = unknown> {
   /** The generate action key the result is stored under. */
   key: string;
   nodeId: string;
@@ -29,7 +32,7 @@ export interface BatchRequestEntry {
   /** The node's fingerprint, for the action record (a result may arrive in a later build). */
   fingerprint: unknown;
   /** The parameters the request was made with (model, size, quality, options). */
-  params: GenerateParams;
+  params: Params;
   /** The style reference's asset, for edits. */
   reference?: string;
   /** Extra action-record metadata (variant index). */
@@ -39,7 +42,7 @@ export interface BatchRequestEntry {
   error?: { code: string; message: string };
 }
 
-export interface BatchRecord {
+export interface BatchRecord<Params = unknown> {
   /** gpt4k's own id, sent as batch metadata: finds the batch again if its creation was cut off. */
   localId: string;
   provider: string;
@@ -57,12 +60,12 @@ export interface BatchRecord {
   status?: string;
   counts?: { total: number; completed: number; failed: number };
   /** custom_id -> what it stands for. */
-  requests: Record<string, BatchRequestEntry>;
+  requests: Record<string, BatchRequestEntry<Params>>;
 }
 
-export interface BatchStateFile {
+export interface BatchStateFile<Params = unknown> {
   version: 1;
-  batches: BatchRecord[];
+  batches: BatchRecord<Params>[];
   /** Style references uploaded for edits batches: content hash -> file id, uploaded once. */
   references: Record<string, string>;
 }
@@ -72,9 +75,9 @@ const KEEP_FINISHED = 20;
 
 export const batchStateFile = (cacheDir: string) => path.join(cacheDir, 'batches.json');
 
-export async function loadBatchState(cacheDir: string): Promise<BatchStateFile> {
+export async function loadBatchState<Params = unknown>(cacheDir: string): Promise<BatchStateFile<Params>> {
   try {
-    const data = JSON.parse(await readFile(batchStateFile(cacheDir), 'utf8')) as BatchStateFile;
+    const data = JSON.parse(await readFile(batchStateFile(cacheDir), 'utf8')) as BatchStateFile<Params>;
     if (data.version === 1 && Array.isArray(data.batches)) return { ...data, references: data.references ?? {} };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
@@ -83,7 +86,7 @@ export async function loadBatchState(cacheDir: string): Promise<BatchStateFile> 
 }
 
 /** Written atomically: a reader (or a killed writer) sees the old file or the new one. */
-export async function saveBatchState(cacheDir: string, state: BatchStateFile): Promise<void> {
+export async function saveBatchState<Params>(cacheDir: string, state: BatchStateFile<Params>): Promise<void> {
   const finished = state.batches.filter((b) => b.phase === 'done');
   const drop = new Set(finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)));
   state.batches = state.batches.filter((b) => !drop.has(b));
@@ -93,7 +96,7 @@ export async function saveBatchState(cacheDir: string, state: BatchStateFile): P
 export const newLocalId = () => `gpt4k_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 
 /** The open batch (and custom_id) that will deliver this action key, if one does. */
-export function openRequestFor(state: BatchStateFile, key: string): { record: BatchRecord; customId: string } | undefined {
+export function openRequestFor<Params>(state: BatchStateFile<Params>, key: string): { record: BatchRecord<Params>; customId: string } | undefined {
   for (const record of state.batches) {
     if (record.phase === 'done' || record.phase === 'preparing') continue;
     for (const [customId, entry] of Object.entries(record.requests)) {

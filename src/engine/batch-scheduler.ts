@@ -4,16 +4,17 @@ import {
   newLocalId,
   openRequestFor,
   saveBatchState,
-  type BatchRecord,
-  type BatchRequestEntry,
-  type BatchStateFile,
+  type BatchRecord as StoredBatch,
+  type BatchRequestEntry as StoredRequest,
+  type BatchStateFile as StoredBatches,
 } from '../cache/batch-state.js';
 import type { Store } from '../cache/store.js';
 import type { GenerateParams, ResolvedAsset } from '../manifest/types.js';
 import { parseSize } from '../graph/keys.js';
-import { batched, FINAL_BATCH_STATUSES, loadBatchBackend, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
+import { batched, FINAL_BATCH_STATUSES, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
+import { loadBatchBackend } from '../providers/batch-registry.js';
 import { sleep } from '../providers/retry.js';
-import type { GenerateRequest, GenerateResult } from '../providers/types.js';
+import { referenceImages, type GenerateRequest, type GenerateResult } from '../providers/types.js';
 import { GptError, toGptError } from '../util/errors.js';
 
 /**
@@ -27,6 +28,11 @@ import { GptError, toGptError } from '../util/errors.js';
  * When a batch ends, every result is put in the store at once (the nodes of other builds
  * too), so nothing paid for is lost.
  */
+
+/** batches.json as the engine reads it: each request with its generate parameters. */
+type BatchRecord = StoredBatch<GenerateParams>;
+type BatchRequestEntry = StoredRequest<GenerateParams>;
+type BatchStateFile = StoredBatches<GenerateParams>;
 
 /** How long requests are collected into one batch after the last one arrived. */
 const COLLECT_MS = 150;
@@ -114,7 +120,7 @@ export class BatchScheduler {
   constructor(private readonly options: BatchSchedulerOptions) {}
 
   private loaded(): Promise<BatchStateFile> {
-    return (this.state ??= loadBatchState(this.options.cacheDir));
+    return (this.state ??= loadBatchState<GenerateParams>(this.options.cacheDir));
   }
 
   /** Writes the state as it is now, after any write already under way. */
@@ -199,9 +205,9 @@ export class BatchScheduler {
       await this.save();
       const lines: Record<string, unknown>[] = [];
       for (const [i, { job }] of group.jobs.entries()) {
-        const reference = job.request.reference;
-        const fileId = reference ? await this.referenceFileId(backend, conn, reference.image, `${reference.assetId}.png`) : undefined;
-        lines.push(backend.requestLine(customIds[i] as string, job.request, fileId));
+        const fileIds: string[] = [];
+        for (const ref of referenceImages(job.request)) fileIds.push(await this.referenceFileId(backend, conn, ref.image, `${ref.assetId}.png`));
+        lines.push(backend.requestLine(customIds[i] as string, job.request, fileIds));
       }
       record.inputFileId = await backend.uploadInput(conn, lines);
       record.phase = 'uploaded';

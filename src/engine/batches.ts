@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { loadBatchState, type BatchRecord } from '../cache/batch-state.js';
 import type { ResolvedManifest } from '../manifest/types.js';
-import { loadBatchBackend, type RemoteBatch } from '../providers/batch-types.js';
+import type { RemoteBatch } from '../providers/batch-types.js';
+import { loadBatchBackend } from '../providers/batch-registry.js';
 import { ExitCode, GptError, toGptError } from '../util/errors.js';
 
 /** One batch as `gpt4k batches` shows it. */

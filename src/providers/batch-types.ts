@@ -39,8 +39,8 @@ export interface BatchBackend {
   connection(params: GenerateParams): BatchConnection;
   /** Requests with different endpoints go in different batches. */
   endpointFor(request: GenerateRequest): string;
-  /** One line of the input file. `referenceFileId`: the uploaded style reference, for edits. */
-  requestLine(customId: string, request: GenerateRequest, referenceFileId: string | undefined): Record<string, unknown>;
+  /** One line of the input file. `referenceFileIds`: the uploaded references, in order (edits). */
+  requestLine(customId: string, request: GenerateRequest, referenceFileIds: string[]): Record<string, unknown>;
   uploadReference(conn: BatchConnection, image: Buffer, name: string): Promise<string>;
   uploadInput(conn: BatchConnection, lines: Record<string, unknown>[]): Promise<string>;
   /** The batch reading this input file: found if an earlier (killed) build created it, else created. */
@@ -58,12 +58,6 @@ export const BATCH_DISCOUNTS: Readonly<Record<string, number>> = { openai: 0.5 }
 
 /** Whether these parameters go through the provider's batch mode. */
 export const batched = (params: GenerateParams): boolean => params.batch === true && BATCH_DISCOUNTS[params.provider] !== undefined;
-
-/** The batch backend of a provider (loaded on first use), or undefined when it has none. */
-export async function loadBatchBackend(provider: string): Promise<BatchBackend | undefined> {
-  if (provider === 'openai') return (await import('./openai-batch.js')).openAiBatch;
-  return undefined;
-}
 
 /** A whole batch that ended without answering some of its requests: what to tell the user. */
 export function unansweredError(batch: RemoteBatch): GptError {

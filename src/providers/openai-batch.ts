@@ -18,11 +18,11 @@ import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import type { BatchBackend, BatchConnection, BatchLineResult, RemoteBatch } from './batch-types.js';
 import { AUTO_FROM_TARGETS, chooseSizeForAspect } from './openai-models.js';
-import { API_KEY, checkImage, providerErrorFrom, requestBody, withPrompt } from './openai.js';
+import { API_KEY, checkImage, endpointBody, providerErrorFrom } from './openai.js';
 import { openAiActualCost, type ImageUsage } from './pricing.js';
 import { readApiKey } from './api-key.js';
 import { ProviderError } from './retry.js';
-import type { GenerateRequest, GenerateResult } from './types.js';
+import { referenceImages, type GenerateRequest, type GenerateResult } from './types.js';
 
 /** OpenAI bills batched requests at 50% of the synchronous price. */
 export const OPENAI_BATCH_DISCOUNT = 0.5;
@@ -104,12 +104,12 @@ export const openAiBatch: BatchBackend = {
     };
   },
 
-  endpointFor: (request) => (request.reference ? '/v1/images/edits' : '/v1/images/generations'),
+  endpointFor: (request) => (referenceImages(request).length > 0 ? '/v1/images/edits' : '/v1/images/generations'),
 
-  requestLine(customId, request, referenceFileId) {
-    const edit = request.reference !== undefined;
-    const body: Record<string, unknown> = withPrompt(requestBody(request.params, sizeOf(request), edit), request.prompt);
-    if (edit) body['images'] = [{ file_id: referenceFileId }];
+  requestLine(customId, request, referenceFileIds) {
+    const edit = referenceFileIds.length > 0;
+    const body = endpointBody(request.params, sizeOf(request), edit, request.prompt);
+    if (edit) body['images'] = referenceFileIds.map((file_id) => ({ file_id }));
     return { custom_id: customId, method: 'POST', url: edit ? '/v1/images/edits' : '/v1/images/generations', body };
   },
 
