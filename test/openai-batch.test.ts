@@ -209,6 +209,42 @@ describe('openai batch builds', () => {
     expect(api.batches).toHaveLength(2);
   });
 
+  it('an expired batch fails only its unanswered assets (E_BATCH_EXPIRED); building again resubmits only those', async () => {
+    const dir = await project(manifest({ assets: 3 }));
+    api.expireAfter = 1;
+    const first = await runCli(['build'], { cwd: dir, env: env() });
+    expect(first.code, first.stderr + first.stdout).toBe(1);
+    const expired = api.batches[0]!;
+    expect(expired.status).toBe('expired');
+    const report = await readReport(dir);
+    expect(report.summary).toMatchObject({ built: 1, failed: 2 });
+    const answered = api.linesOf(expired)[0]!['body'] as { prompt: string };
+    const built = report.assets.find((a) => a.status === 'built')!;
+    expect(answered.prompt).toContain(built.prompt);
+    const failed = report.assets.filter((a) => a.status === 'failed');
+    for (const asset of failed) {
+      expect(asset.error).toMatchObject({ step: 'generate', code: 'E_BATCH_EXPIRED' });
+      expect(asset.error?.message).toContain(`batch ${expired.id} expired`);
+      expect(asset.error?.hint).toContain('build again');
+    }
+    // The plan knows the answered image; the expired ones are to run again, nothing is pending.
+    const planned = JSON.parse((await runCli(['plan', '--json'], { cwd: dir, env: env() })).stdout) as { nodes: Array<{ asset: string; kind: string; action: string }>; summary: { pending?: number } };
+    const generates = planned.nodes.filter((n) => n.kind === 'generate');
+    expect(generates.filter((n) => n.action === 'run').map((n) => n.asset).sort()).toEqual(failed.map((a) => a.id).sort());
+    expect(generates.find((n) => n.asset === built.id)?.action).toBe('cached');
+    expect(planned.summary.pending).toBeUndefined();
+
+    api.expireAfter = undefined;
+    const again = await runCli(['build'], { cwd: dir, env: env() });
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(api.batches).toHaveLength(2);
+    const resubmitted = api.linesOf(api.batches[1]!).map((l) => (l['body'] as { prompt: string }).prompt);
+    expect(resubmitted).toHaveLength(2);
+    for (const asset of failed) expect(resubmitted.some((p) => p.includes(asset.prompt as string))).toBe(true);
+    expect((await readReport(dir)).summary).toMatchObject({ built: 2, cached: 1, failed: 0 });
+    expect(api.imageRequests).toHaveLength(0);
+  });
+
   it('a style reference: the reference is generated in one batch, the others are edits in a second that reuses one upload', async () => {
     const dir = await project(manifest({ assets: 4, style: true }));
     const run = await runCli(['build'], { cwd: dir, env: env() });

@@ -16,7 +16,7 @@
 import OpenAI, { APIError, toFile } from 'openai';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
-import type { BatchBackend, BatchConnection, BatchLineResult, RemoteBatch } from './batch-types.js';
+import { unansweredError, type BatchBackend, type BatchConnection, type BatchLineResult, type RemoteBatch } from './batch-types.js';
 import { AUTO_FROM_TARGETS, chooseSizeForAspect } from './openai-models.js';
 import { API_KEY, checkImage, endpointBody, providerErrorFrom } from './openai.js';
 import { openAiActualCost, type ImageUsage } from './pricing.js';
@@ -66,8 +66,11 @@ function remoteOf(batch: OpenAI.Batch): RemoteBatch {
 const sizeOf = (request: GenerateRequest) =>
   request.params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(request.params.model, request.width / request.height) : request.params.size;
 
+/** Error-file codes of requests the batch never ran because the whole batch ended. */
+const BATCH_ENDED = new Set(['batch_expired', 'batch_cancelled']);
+
 /** One output or error file line as the direct path would have seen it. */
-function lineResult(line: Record<string, unknown>, key: string): BatchLineResult {
+function lineResult(line: Record<string, unknown>, key: string, batch: RemoteBatch): BatchLineResult {
   const response = line['response'] as { status_code?: number; request_id?: string; body?: Record<string, unknown> } | null | undefined;
   if (response && response.status_code === 200 && response.body) return { ok: true, body: response.body };
   if (response && typeof response.status_code === 'number') {
@@ -76,6 +79,8 @@ function lineResult(line: Record<string, unknown>, key: string): BatchLineResult
     return { ok: false, error: providerErrorFrom(err, [key], 0) };
   }
   const error = (line['error'] ?? {}) as { code?: string; message?: string };
+  // Not this request's fault: the batch expired (or was cancelled) before running it.
+  if (error.code && BATCH_ENDED.has(error.code)) return { ok: false, error: unansweredError(batch) };
   return {
     ok: false,
     error: new ProviderError('E_BATCH_REQUEST_FAILED', `the batch did not run this request (${error.code ?? 'no answer'}): ${error.message ?? 'no message'}`, {
@@ -154,7 +159,7 @@ export const openAiBatch: BatchBackend = {
       for (const fileId of [batch.outputFileId, batch.errorFileId]) {
         if (!fileId) continue;
         for (const line of await readJsonl(c, fileId)) {
-          if (typeof line['custom_id'] === 'string') results.set(line['custom_id'], lineResult(line, key));
+          if (typeof line['custom_id'] === 'string') results.set(line['custom_id'], lineResult(line, key, batch));
         }
       }
       return results;

@@ -12,6 +12,9 @@
  *   the requested size) in the output file, or, for a prompt `moderate` matches or an edit
  *   whose `images[0].file_id` is not an uploaded image, with the direct API's 400 error in
  *   the error file.
+ * - `expireAfter = N`: an in_progress batch expires instead (its 24 h window ran out), as the
+ *   real API does: the first N lines answered in the output file, the others in the error
+ *   file with no response and `error.code` `batch_expired`.
  * - `/v1/images/*` is answered 404 and recorded: a batched build must send none.
  *
  *     const api = await startFakeOpenAIBatch({ apiKey: KEY, moderate: /forbidden/ });
@@ -59,6 +62,8 @@ export interface FakeOpenAIBatch {
   imageRequests: Array<{ method: string; path: string }>;
   /** While true, batches stop at in_progress. */
   hold: boolean;
+  /** When set, an in_progress batch expires with only its first N lines answered. */
+  expireAfter: number | undefined;
   /** The input lines of a batch. */
   linesOf(batch: FakeBatch): Array<Record<string, unknown>>;
   reset(): void;
@@ -88,23 +93,30 @@ export async function startFakeOpenAIBatch(options: FakeOpenAIBatchOptions = {})
     requests,
     imageRequests,
     hold: false,
+    expireAfter: undefined,
     linesOf,
     reset() {
       requests.length = 0;
       imageRequests.length = 0;
       batches.length = 0;
       api.hold = false;
+      api.expireAfter = undefined;
     },
     close: async () => undefined,
   };
 
-  /** Answers every line of a batch and writes the output and error files. */
-  async function complete(batch: FakeBatch): Promise<void> {
+  /** Answers the first `answered` lines of a batch (the rest expired) and writes the output and error files. */
+  async function complete(batch: FakeBatch, answered = Infinity): Promise<void> {
     const out: string[] = [];
     const errors: string[] = [];
     for (const [i, line] of linesOf(batch).entries()) {
       const body = (line['body'] ?? {}) as Record<string, unknown>;
       const requestId = `req_batch_${batch.id}_${i}`;
+      if (i >= answered) {
+        const expired = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
+        errors.push(JSON.stringify({ id: `batch_req_${i}`, custom_id: line['custom_id'], response: null, error: expired }));
+        continue;
+      }
       const refusal = refusalOf(body, batch.endpoint);
       if (refusal) {
         errors.push(JSON.stringify({ id: `batch_req_${i}`, custom_id: line['custom_id'], response: { status_code: 400, request_id: requestId, body: { error: refusal } }, error: null }));
@@ -143,6 +155,11 @@ export async function startFakeOpenAIBatch(options: FakeOpenAIBatchOptions = {})
     }
     const at = ORDER.indexOf(batch.status);
     if (at < 0 || at === ORDER.length - 1) return;
+    if (api.expireAfter !== undefined && batch.status === 'in_progress') {
+      await complete(batch, api.expireAfter);
+      batch.status = 'expired';
+      return;
+    }
     if (api.hold && batch.status === 'in_progress') return;
     const next = ORDER[at + 1] as string;
     if (next === 'completed') await complete(batch);
