@@ -14,6 +14,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import type { CommandContext, GlobalOptions, Io } from './commands/context.js';
 import { registerGraphCommand } from './commands/graph.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerModelsCommand } from './commands/models.js';
 import { registerPickCommand } from './commands/pick.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerPreflightCommand } from './commands/preflight.js';
@@ -85,6 +86,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   registerPickCommand(program, context);
   registerPreflightCommand(program, context);
   registerBatchesCommand(program, context);
+  registerModelsCommand(program, context);
   registerReviewCommand(program, context);
   registerCompletionCommand(program, context);
   return program;

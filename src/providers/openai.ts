@@ -41,7 +41,7 @@ export const openaiProvider: ImageProvider = {
   validate: validateOpenAiParams,
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
-    return chooseSizeForAspect(params.model, aspect);
+    return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {
@@ -67,7 +67,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     });
   }
   const references = referenceImages(request);
-  const tooMany = referenceLimitProblem(params.model, references.length);
+  const tooMany = referenceLimitProblem(params.model, references.length, params.modelDeclaration);
   if (tooMany) throw new GptError('E_TOO_MANY_REFERENCES', `${request.assetId}: ${tooMany.message}`, { hint: tooMany.hint });
   const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
@@ -75,7 +75,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
   const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: settings.timeoutMs });
 
   const size =
-    params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height) : params.size;
+    params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height, params.modelDeclaration) : params.size;
   const sent = requestBody(params, size);
   const edit = references.length > 0;
   const endpoint = edit ? 'images/edits' : 'images/generations';
