@@ -60,6 +60,8 @@ export interface BuildOptions {
    * lint warnings): the CLI asks for it for a plain `gpt4k build`.
    */
   noopStamp?: boolean;
+  /** Batched generations (generate.batch, --batch): false submits or polls once and leaves them pending (--no-wait). */
+  batchWait?: boolean;
 }
 
 export interface BuildResult {

@@ -61,7 +61,7 @@ export function generatePositions(base: GeneratePositions, over: RawGenerate | u
 }
 
 /** Keys of `generate:` that GenerateParams holds itself; the rest go to `options`. */
-const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'options']);
+const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'batch', 'options']);
 
 export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefined): GenerateParams {
   if (!over) return base;
@@ -74,6 +74,8 @@ export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefine
   };
   const seed = over.seed ?? base.seed;
   if (seed !== undefined) merged.seed = seed;
+  const batch = over.batch ?? base.batch;
+  if (batch !== undefined) merged.batch = batch;
   for (const [key, value] of Object.entries(over)) {
     if (!CORE_GENERATE_KEYS.has(key) && value !== undefined) merged.options[key] = value;
   }

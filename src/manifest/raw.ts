@@ -9,6 +9,7 @@ export interface RawGenerate {
   size?: string;
   quality?: string;
   seed?: number;
+  batch?: boolean;
   background?: string;
   output_format?: string;
   moderation?: string;

@@ -53,6 +53,8 @@ export interface GenerateParams {
   size: string;
   quality: string;
   seed?: number;
+  /** Send through the provider's batch API (half price, answered within 24 h); not part of the cache key. */
+  batch?: boolean;
   /** Any further provider parameters (background, output_format, moderation, ...). */
   options: Record<string, unknown>;
   /**

@@ -372,7 +372,8 @@ function requestProblem(
   return undefined;
 }
 
-async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Promise<Record<string, unknown>> {
+/** The images API's answer to one request (also the body of a batch output line: fake-openai-batch.ts). */
+export async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Promise<Record<string, unknown>> {
   const body = record.body ?? {};
   const prompt = String(body['prompt'] ?? '');
   const sizeText = typeof body['size'] === 'string' && body['size'] !== 'auto' ? body['size'] : '1024x1024';
