@@ -31,6 +31,7 @@ import type { BuildEvent, BuildListener, NodeRef } from './events.js';
 import { Pool, RateLimiter } from './pool.js';
 import { assembleReport, type NodeOutcome } from './outcomes.js';
 import { closest } from '../manifest/suggest.js';
+import { renderProvenance } from './provenance.js';
 
 /** The step runners pull in sharp and LittleCMS: loaded on first use, so a no-op build never pays for them. */
 let stepsModule: Promise<typeof import('../steps/index.js')> | undefined;
@@ -654,9 +655,10 @@ async function runBuild(
     const target = manifest.targets.get(node.target as string)!;
     await admit(node.asset);
     const input = await pixelsOf(node.inputs[0] as string);
+    const provenance = await renderProvenance(graph, node, decision.key, outcomes, store);
     const rendered = await pools.process.run(async () => {
       emit({ type: 'node-start', node: ref, reasons });
-      return (await stepsWithCores('process')).runRender(input, target, manifest);
+      return (await stepsWithCores('process')).runRender(input, target, manifest, provenance);
     }, signal);
     // Preflight problems of a `preflight: warn` target: delivered, and said.
     for (const message of rendered.warnings) warn(node, message);

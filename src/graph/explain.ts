@@ -231,6 +231,11 @@ const describeRender: Describer = (changes, context, previous, current) => {
   }
   const tool = toolReason('imaging library version', take(changes, 'tool'));
   if (tool) reasons.push(tool);
+  const provenance = take(changes, 'provenance');
+  if (provenance.size > 0) {
+    const fields = [...provenance.keys()];
+    reasons.push(fields.includes('provenance') ? 'provenance metadata added' : `provenance metadata: ${fields.join(', ')} changed`);
+  }
   const version = stepVersionReason('render', changes.get('version'));
   if (version) reasons.push(version);
   if (changes.has('input')) reasons.push(upstreamReason(context, 'input', 'upstream changed'));

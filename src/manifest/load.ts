@@ -99,6 +99,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     assets,
     inputFiles,
     pricing: raw.pricing ?? {},
+    provenance: { prompt: raw.provenance?.prompt ?? false },
     warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
     modes: Object.keys(raw.modes ?? {}),
     ...(options.mode !== undefined ? { mode: options.mode } : {}),

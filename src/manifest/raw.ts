@@ -140,6 +140,7 @@ export interface RawManifest {
   styles?: Record<string, RawStyle>;
   profiles?: Record<string, string>;
   pricing?: Record<string, unknown>;
+  provenance?: { prompt?: boolean };
   targets?: Record<string, RawTarget>;
   assets?: Record<string, RawAsset>;
   include?: Array<string | RawCatalogInclude>;

@@ -24,6 +24,8 @@ export interface ResolvedManifest {
   inputFiles: string[];
   /** Manifest `pricing:` overrides, per provider -> model -> quality -> size (USD per image). */
   pricing: Record<string, unknown>;
+  /** `provenance:`: whether the deliverables' XMP carries the prompt itself (absent: only its hash). */
+  provenance?: { prompt: boolean };
   warnings: import('../util/errors.js').Diagnostic[];
   /** The `modes:` the manifest declares (draft, ...), and the one applied (absent: none). */
   modes?: string[];

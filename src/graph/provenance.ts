@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { DigitalSourceType } from '../color/xmp.js';
+import type { ResolvedAsset } from '../manifest/types.js';
+import { nodeId, type BuildGraph } from './graph.js';
+
+/**
+ * The manifest's part of a deliverable's provenance (docs/provenance.md): what the asset is and
+ * how it was asked for. It is part of every render's fingerprint, so the XMP a cached
+ * deliverable carries is never out of date with the manifest; the engine adds what only a build
+ * knows (content hashes, the generation's date) in src/engine/provenance.ts.
+ */
+export interface ProvenanceFacts {
+  asset: string;
+  /** Absent for a `source:` photo: gpt4k makes no claim about a photo it only resized. */
+  digitalSourceType?: DigitalSourceType;
+  provider?: string;
+  model?: string;
+  /** `sha256:<hex>` of the prompt as sent (style prefix included). */
+  promptHash?: string;
+  /** The manifest opted in to writing the prompt itself. */
+  includePrompt?: true;
+}
+
+const factsOf = new WeakMap<ResolvedAsset, ProvenanceFacts>();
+
+export function provenanceFacts(graph: BuildGraph, assetId: string): ProvenanceFacts {
+  const asset = graph.assets.get(assetId);
+  if (!asset) throw new Error(`no asset ${assetId}`);
+  let facts = factsOf.get(asset);
+  if (facts) return facts;
+  if (asset.source) {
+    facts = { asset: asset.id };
+  } else {
+    facts = {
+      asset: asset.id,
+      digitalSourceType: digitalSourceTypeOf(graph, asset),
+      provider: asset.generate.provider,
+      model: asset.generate.model,
+      promptHash: `sha256:${createHash('sha256').update(asset.prompt, 'utf8').digest('hex')}`,
+      ...(graph.manifest.provenance?.prompt ? { includePrompt: true as const } : {}),
+    };
+  }
+  factsOf.set(asset, facts);
+  return facts;
+}
+
+/**
+ * IPTC's term for a generated asset: `trainedAlgorithmicMedia`, or
+ * `compositeWithTrainedAlgorithmicMedia` when the generation was conditioned on a real photo
+ * (its style's reference asset is a `source:` image).
+ */
+function digitalSourceTypeOf(graph: BuildGraph, asset: ResolvedAsset): DigitalSourceType {
+  const generate = graph.nodes.get(nodeId.generate(asset.id));
+  const reference = generate?.referenceInput ? graph.nodes.get(generate.referenceInput)?.asset : undefined;
+  return reference !== undefined && graph.assets.get(reference)?.source ? 'compositeWithTrainedAlgorithmicMedia' : 'trainedAlgorithmicMedia';
+}
