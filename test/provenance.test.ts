@@ -20,6 +20,7 @@ import { mmToPx } from '../src/manifest/paper.js';
 import type { ResolvedTarget } from '../src/manifest/types.js';
 import type { RawImage } from '../src/util/image.js';
 import { makeProject, type Project } from './support/cli-project.js';
+import { startFakeOpenAI } from './support/fake-openai.js';
 import { ensureBuilt } from './support/cli-run.js';
 import { FOGRA39 } from './support/paths.js';
 
@@ -279,5 +280,50 @@ describe('through the CLI', () => {
     const off = await a.run(['build'], env);
     expect(off.code, off.stderr).toBe(0);
     expect(exif(path.join(a.dir, 'out/hero/web.png'))['XMP-iptcExt:AIPromptInformation']).toBeUndefined();
+  }, 120_000);
+});
+
+describe('with the OpenAI stand-in', () => {
+  it("keeps the provider's C2PA manifest as a sidecar named in the XMP; a photo-conditioned generation is a composite", async () => {
+    const manifestStore = Buffer.from('\0\0\0\x1ejumb\0\0\0\x16jumdc2pa signed by the provider');
+    const api = await startFakeOpenAI({ apiKey: 'sk-test', c2pa: manifestStore });
+    const photo = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#7a9' } }).png().toBuffer();
+    const p = await makeProject({
+      'photo.png': photo,
+      'assets.pipeline.yaml': `version: 1
+defaults:
+  generate: { provider: openai, model: gpt-image-2, size: 1024x1024, quality: low }
+  upscale: { engine: none }
+styles:
+  onphoto: { prefix: "studio", reference: photo }
+targets:
+  web: { width: 320, height: 240, format: png }
+assets:
+  hero:
+    prompt: "a teal coffee bag"
+    targets: [web]
+  photo:
+    source: ./photo.png
+  edited:
+    style: onphoto
+    prompt: "the same bottle in blue"
+    targets: [web]
+`,
+    }, 'gpt4k-provenance-');
+    try {
+      const built = await p.run(['build'], { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: api.url, SOURCE_DATE_EPOCH: undefined });
+      expect(built.code, built.stderr).toBe(0);
+      expect((await p.bytes('out/hero/generated.c2pa')).equals(manifestStore)).toBe(true);
+      const hero = exif(path.join(p.dir, 'out/hero/web.png'));
+      expect(hero['XMP-gpt4k:ProviderC2PA']).toBe('generated.c2pa');
+      expect(hero['XMP-gpt4k:ProviderC2PAHash']).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(hero['XMP-gpt4k:Provider']).toBe('openai');
+      expect(hero['XMP-iptcExt:AISystemUsed']).toBe('gpt-image-2');
+      expect(hero['XMP-iptcExt:DigitalSourceType']).toMatch(/\/trainedAlgorithmicMedia$/);
+      const edited = exif(path.join(p.dir, 'out/edited/web.png'));
+      expect(edited['XMP-iptcExt:DigitalSourceType']).toBe('http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia');
+    } finally {
+      await Promise.all([api.close(), p.remove()]);
+    }
   }, 120_000);
 });

@@ -38,6 +38,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 
 export type Behaviour =
@@ -97,6 +98,8 @@ export interface FakeOpenAIOptions {
   apiKey?: string;
   /** Behaviour when neither the queue nor a function decides. Default 'ok'. */
   default?: BehaviourSpec;
+  /** A C2PA manifest store to embed in every PNG answer (a `caBX` chunk), as the real API signs its images. */
+  c2pa?: Buffer;
 }
 
 export interface FakeOpenAI {
@@ -197,7 +200,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       case 'ok':
       case 'truncated':
       case 'not_json': {
-        const body = await imagesResponse(record, behaviour);
+        const body = await imagesResponse(record, behaviour, options.c2pa);
         if (behaviour.kind === 'not_json') {
           record.status = 200;
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_fake_${record.index}` });
@@ -326,7 +329,7 @@ function requestProblem(
   return undefined;
 }
 
-async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Promise<Record<string, unknown>> {
+async function imagesResponse(record: RecordedRequest, behaviour: Behaviour, c2pa?: Buffer): Promise<Record<string, unknown>> {
   const body = record.body ?? {};
   const prompt = String(body['prompt'] ?? '');
   const sizeText = typeof body['size'] === 'string' && body['size'] !== 'auto' ? body['size'] : '1024x1024';
@@ -335,7 +338,8 @@ async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Pr
   const height = Number(m?.[2] ?? 1024);
   const format = body['output_format'] === 'jpeg' || body['output_format'] === 'webp' ? body['output_format'] : 'png';
   const quality = typeof body['quality'] === 'string' ? body['quality'] : 'auto';
-  const image = await solidImage(width, height, format, prompt);
+  const plain = await solidImage(width, height, format, prompt);
+  const image = c2pa && format === 'png' ? withCaBX(plain, c2pa) : plain;
   let b64 = image.toString('base64');
   if (behaviour.kind === 'truncated') b64 = b64.slice(0, Math.floor(b64.length / 8) * 4);
 
@@ -362,6 +366,16 @@ async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Pr
   };
   if (usage !== null) response['usage'] = usage;
   return response;
+}
+
+/** A PNG with `manifest` in a caBX chunk right after IHDR, before the image data, as C2PA places it. */
+function withCaBX(png: Buffer, manifest: Buffer): Buffer {
+  const chunk = Buffer.alloc(12 + manifest.length);
+  chunk.writeUInt32BE(manifest.length, 0);
+  chunk.write('caBX', 4, 'latin1');
+  manifest.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + manifest.length)), 8 + manifest.length);
+  return Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
 }
 
 const imageCache = new Map<string, Buffer>();
