@@ -71,8 +71,10 @@ export function withTiffTextTags(tiff: Buffer, tags: TiffTextTags): Buffer {
     entries.set(tag, entry);
   }
 
-  const out = Buffer.alloc(valueAt);
+  // Not zero-filled: every byte is written below (the copy, the padding byte, the IFD, the values).
+  const out = Buffer.allocUnsafe(valueAt);
   tiff.copy(out);
+  if (start > tiff.length) out[tiff.length] = 0;
   let at = start;
   const w16 = (v: number) => (le ? out.writeUInt16LE(v, at) : out.writeUInt16BE(v, at));
   const w32 = (v: number) => (le ? out.writeUInt32LE(v, at) : out.writeUInt32BE(v, at));
