@@ -7,12 +7,13 @@
  */
 import { loadManifest } from './manifest/load.js';
 import type { ResolvedManifest } from './manifest/types.js';
-import { build as runBuild, graphOf, openProjectCache, selectionOf, type BuildOptions, type BuildResult } from './engine/build.js';
+import { build as runBuild, type BuildOptions, type BuildResult } from './engine/build.js';
+import { graphOf, openProjectCache, planEnvOf, selectionOf } from './engine/project.js';
 import { planBuild, type Plan } from './graph/plan.js';
 
 export { loadManifest };
 export { lintPrompts } from './prompt/lint.js';
-export { compilePrompt, type StructuredPrompt } from './prompt/compile.js';
+export { compilePrompt, type StructuredPrompt } from './manifest/prompt-compile.js';
 export type { BuildOptions, BuildResult, Plan };
 export type { ResolvedManifest, ResolvedAsset, ResolvedTarget } from './manifest/types.js';
 export type { PipelineReport } from './report/types.js';
@@ -32,7 +33,7 @@ export async function plan(manifest: ResolvedManifest, options: Pick<BuildOption
   const graph = graphOf(manifest);
   const cache = await openProjectCache(manifest);
   const selected = selectionOf(graph, options.assets);
-  const result = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(options.regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) }, selected);
+  const result = await planBuild(graph, planEnvOf(cache, options.regenerate), selected);
   await cache.files.save().catch(() => undefined);
   return result;
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, printError } from '../src/cli/main.js';
 import { PlainReporter } from '../src/cli/reporters/plain.js';
 import { GptError, toGptError } from '../src/util/errors.js';
-import { REPO_ROOT } from './support/paths.js';
+import { FOGRA39, REPO_ROOT } from './support/paths.js';
 import { makeProject, readReport, removeProject, runCli } from './support/project.js';
 
 function capture() {
@@ -55,7 +55,7 @@ let dir: string;
 
 beforeAll(async () => {
   const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#806040' } }).jpeg().toBuffer();
-  const icc = readFileSync(path.join(REPO_ROOT, '../shared/profiles/FOGRA39L_coated.icc'));
+  const icc = readFileSync(FOGRA39);
   dir = await makeProject({ 'assets.pipeline.yaml': MANIFEST, 'photos/x.jpg': jpeg, 'profiles/press.icc': icc }, 'gpt4k-errors-');
 });
 
@@ -113,7 +113,7 @@ describe('usage errors: exit 2, one line with a code, and a hint', () => {
     try {
       const run = await cli(['build'], empty);
       expect(run.code).toBe(2);
-      expect(run.stderr).toBe(`error E_NO_MANIFEST: no assets.pipeline.yaml in ${empty}\n  hint: run \`gpt4k init\` to create one, or point at yours with --manifest FILE\n`);
+      expect(run.stderr).toBe(`error E_NO_MANIFEST: no assets.pipeline.yaml in ${empty} or any folder above it up to ${path.parse(empty).root} (the filesystem root)\n  hint: run \`gpt4k init\` to create one, point at yours with --manifest FILE, or run in another folder with -C DIR\n`);
       const named = await cli(['plan', '--manifest', 'nope.yaml'], empty);
       expect(named.code).toBe(2);
       expect(named.stderr).toMatch(/^error E_NO_MANIFEST: manifest nope\.yaml does not exist\n {2}hint: /);

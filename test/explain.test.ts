@@ -277,7 +277,7 @@ describe('gpt4k plan explains each change', () => {
   });
 
   it('a new asset: one line, with the estimated cost per generate and in total', async () => {
-    const extra = `  poster:\n    prompt: "A poster, front view"\n    generate: { provider: openai, model: gpt-image-1, size: 1024x1024, quality: medium }\n    targets: [web]\n`;
+    const extra = `  poster:\n    prompt: "A poster, front view"\n    generate: { provider: openai, model: gpt-image-1.5, size: 1024x1024, quality: medium }\n    targets: [web]\n`;
     await replaceFile('assets.pipeline.yaml', MANIFEST + extra);
     const { json, text } = await plan();
     const generate = node(json, 'poster/generate');

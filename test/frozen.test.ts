@@ -20,7 +20,7 @@ const cleanup: Project[] = [];
 
 const MANIFEST = `version: 1
 defaults:
-  generate: { provider: openai, model: gpt-image-1, size: 1024x1024, quality: low }
+  generate: { provider: openai, model: gpt-image-1.5, size: 1024x1024, quality: low }
   upscale: { engine: none }
 targets:
   web: { width: 128, height: 96, format: png }
@@ -92,11 +92,11 @@ describe('build --frozen', () => {
   });
 
   it('refuses when the manifest changed since the lock was written, even for a free local provider', async () => {
-    await project.write('assets.pipeline.yaml', MANIFEST.replace(/provider: openai, model: gpt-image-1, size: 1024x1024/, 'provider: procedural, size: 64x64'));
+    await project.write('assets.pipeline.yaml', MANIFEST.replace(/provider: openai, model: gpt-image-1.5, size: 1024x1024/, 'provider: procedural, size: 64x64'));
     expect((await project.run(['build'])).code).toBe(0);
     await project.write(
       'assets.pipeline.yaml',
-      MANIFEST.replace(/provider: openai, model: gpt-image-1, size: 1024x1024/, 'provider: procedural, size: 64x64').replace('red enamel mug', 'blue enamel mug'),
+      MANIFEST.replace(/provider: openai, model: gpt-image-1.5, size: 1024x1024/, 'provider: procedural, size: 64x64').replace('red enamel mug', 'blue enamel mug'),
     );
     const frozen = await project.run(['build', '--frozen']);
     expect(frozen.code).toBe(3);
@@ -150,7 +150,7 @@ describe('a cache that travels', () => {
 
 describe('CI-friendly output', () => {
   it('prints plain lines with no cursor escapes, with CI set or without a terminal', async () => {
-    await project.write('assets.pipeline.yaml', MANIFEST.replace(/provider: openai, model: gpt-image-1, size: 1024x1024/, 'provider: procedural, size: 64x64'));
+    await project.write('assets.pipeline.yaml', MANIFEST.replace(/provider: openai, model: gpt-image-1.5, size: 1024x1024/, 'provider: procedural, size: 64x64'));
     for (const env of [{ CI: 'true' }, { CI: undefined }]) {
       const result = await project.run(['build'], env);
       expect(result.code).toBe(0);

@@ -283,6 +283,50 @@ describe('gemini: validation and mapping', () => {
   });
 });
 
+describe('gemini: the models of December 2026', () => {
+  const check = (p: GenerateParams) => validateGeminiParams(p, { file: 'assets.pipeline.yaml', line: 3, col: 5 });
+
+  it('Nano Banana 2 Lite (gemini-3.1-flash-lite-image) builds through the real SDK at 1K, its only resolution', async () => {
+    const p = params({ model: 'gemini-3.1-flash-lite-image', size: '1376x768' });
+    expect(check(p)).toEqual([]);
+    expect(check({ ...p, model: 'gemini-3.1-flash-lite-image-preview' })).toEqual([]);
+    const result = await geminiProvider.generate(request(p), context());
+    expect(api.requests[0]?.status).toBe(200);
+    expect(api.requests[0]?.path).toBe('/v1beta/models/gemini-3.1-flash-lite-image:generateContent');
+    expect((api.requests[0]?.body?.['generationConfig'] as Record<string, unknown>)['imageConfig']).toEqual({ aspectRatio: '16:9', imageSize: '1K' });
+    expect(result.image.length).toBeGreaterThan(0);
+    expect(estimateGeminiCost(p)).toBe(0.034);
+    const [d] = check(params({ model: 'gemini-3.1-flash-lite-image' }, { imageSize: '2K' }));
+    expect(d).toMatchObject({ code: 'E_INVALID_OPTION', severity: 'error' });
+    expect(d?.message).toContain('(1K)');
+  });
+
+  it('the stable ids of Nano Banana Pro and Nano Banana 2 are known, and priced as their previews', () => {
+    expect(check(params({ model: 'gemini-3-pro-image', size: '2752x1536' }))).toEqual([]);
+    expect(check(params({ model: 'gemini-3.1-flash-image', size: '2048x512' }))).toEqual([]);
+    expect(estimateGeminiCost(params({ model: 'gemini-3-pro-image', size: '4096x4096' }))).toBe(
+      estimateGeminiCost(params({ model: 'gemini-3-pro-image-preview', size: '4096x4096' })),
+    );
+  });
+
+  it('a newer Gemini image model is usable: warnings only, sent as written', async () => {
+    const diagnostics = check(params({ model: 'gemini-4-flash-image', size: '2048x512' }));
+    expect(diagnostics.length).toBeGreaterThan(1);
+    expect(diagnostics.every((d) => d.severity === 'warning' && d.code === 'W_UNKNOWN_MODEL')).toBe(true);
+    expect(diagnostics.map((d) => d.message).join('\n')).toContain('E_UNSUPPORTED_ASPECT');
+  });
+
+  it('several references go in as inline parts, in order, before the prompt', async () => {
+    const a = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#123' } }).png().toBuffer();
+    const b = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#456' } }).jpeg().toBuffer();
+    const references = [{ assetId: 'hero', image: a }, { assetId: 'bottle-front.jpg', image: b, contentType: 'image/jpeg' as const }];
+    const result = await geminiProvider.generate(request(params(), { references }), context());
+    const parts = (api.requests[0]!.body!['contents'] as Array<{ parts: Array<Record<string, unknown>> }>)[0]!.parts;
+    expect(parts.map((p) => (p['inlineData'] as { mimeType?: string } | undefined)?.mimeType ?? 'text')).toEqual(['image/png', 'image/jpeg', 'text']);
+    expect(result.meta).toMatchObject({ referenceAsset: 'hero', referenceAssets: ['hero', 'bottle-front.jpg'] });
+  });
+});
+
 describe('gemini: pricing', () => {
   it('estimates from the table by resolution class, with manifest overrides', () => {
     expect(estimateGeminiCost(params())).toBe(0.039);

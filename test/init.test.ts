@@ -48,6 +48,7 @@ describe('initProject', () => {
     const manifest = parse(text) as {
       version: number;
       defaults: { generate: { provider: string } };
+      profiles: Record<string, string>;
       styles: Record<string, { prefix: string; reference: string }>;
       targets: Record<string, Record<string, unknown>>;
       assets: Record<string, { targets: string[]; style?: string }>;
@@ -59,7 +60,8 @@ describe('initProject', () => {
     expect(styles[0]!.prefix.length).toBeGreaterThan(10);
     expect(Object.keys(manifest.assets)).toContain(styles[0]!.reference);
     expect(Object.keys(manifest.assets)).toHaveLength(3);
-    expect(manifest.targets.a3).toMatchObject({ paper: 'A3', dpi: 300, format: 'tiff', color: { profile: 'cmyk' } });
+    expect(manifest.targets.a3).toMatchObject({ paper: 'A3', dpi: 300, format: 'tiff', color: { profile: 'press' } });
+    expect(manifest.profiles).toEqual({ press: 'fogra39' });
     expect(manifest.targets.uhd).toMatchObject({ width: 3840, height: 2160, format: 'png' });
     for (const asset of Object.values(manifest.assets)) {
       for (const t of asset.targets) expect(Object.keys(manifest.targets)).toContain(t);
@@ -79,6 +81,8 @@ describe('initProject', () => {
     expect(outputs.map((o) => o.path).sort()).toEqual(['out/hero/a3.tif', 'out/hero/uhd.png', 'out/mug/a3.tif', 'out/mug/uhd.png', 'out/tote/uhd.png']);
     for (const output of outputs.filter((o) => o.target === 'a3')) {
       expect(output.preflight?.ok).toBe(true);
+      // A real press condition, named: what a repro house reads from the embedded profile.
+      expect(output.icc).toBe('FOGRA39L Coated');
       const meta = await sharp(path.join(dir, output.path)).metadata();
       // A3 landscape with 3 mm bleed at 300 dpi: 426 x 303 mm.
       expect({ width: meta.width, height: meta.height, space: meta.space, density: meta.density }).toEqual({ width: 5031, height: 3579, space: 'cmyk', density: 300 });
@@ -105,7 +109,8 @@ describe('initProject', () => {
     const loaded = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
     if (!loaded.ok) expect.fail(loaded.error.map((d) => `${d.code}: ${d.message}`).join('\n'));
     expect(loaded.value.assets.map((a) => a.id)).toEqual(['hero', 'mug', 'tote']);
-    expect(loaded.value.targets.get('a3')?.color.profile).toBe('cmyk');
+    expect(loaded.value.targets.get('a3')?.color.profile).toBe('press');
+    expect(loaded.value.profiles.get('press')).toEqual({ kind: 'builtin', name: 'fogra39' });
     expect(loaded.value.outputDir).toBe(path.join(dir, 'out'));
   });
 

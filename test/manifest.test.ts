@@ -439,7 +439,7 @@ describe('good manifests', () => {
     });
     const t = (id: string) => manifest.targets.get(id)!;
     expect(t('a3')).toMatchObject({ width: 3508, height: 4961, trimWidth: 3508, trimHeight: 4961, dpi: 300, bleedMm: 0, paper: 'A3', orientation: 'portrait', widthMm: 297, heightMm: 420 });
-    expect(t('a3')).toMatchObject({ format: 'tiff', fit: 'cover', preflight: 'error', color: { profile: 'cmyk', intent: 'perceptual', bpc: false } });
+    expect(t('a3')).toMatchObject({ format: 'tiff', fit: 'cover', preflight: 'error', color: { profile: 'fogra39', intent: 'perceptual', bpc: false } });
     expect(t('a3-bleed')).toMatchObject({ width: 3579, height: 5031, trimWidth: 3508, trimHeight: 4961, bleedMm: 3 });
     expect(t('a3-land')).toMatchObject({ width: 5031, height: 3579, trimWidth: 4961, trimHeight: 3508, orientation: 'landscape' });
     expect(t('card')).toMatchObject({ width: mmToPx(85, 600), height: mmToPx(55, 600), orientation: 'landscape', color: { profile: 'srgb' } });

@@ -8,8 +8,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { openaiProvider, checkImage, redact } from '../src/providers/openai.js';
-import { chooseSizeForAspect, validateOpenAiParams } from '../src/providers/openai-models.js';
-import { estimateOpenAiCost, openAiActualCost } from '../src/providers/pricing.js';
+import { chooseSizeForAspect, OPENAI_MODELS, validateOpenAiParams } from '../src/providers/openai-models.js';
+import { estimateOpenAiCost, openAiActualCost, openAiEstimateBasis } from '../src/providers/pricing.js';
 import { backoffDelayMs, parseRetryAfter, ProviderError, withRetry } from '../src/providers/retry.js';
 import type { GenerateContext, GenerateRequest, GenerateResult } from '../src/providers/types.js';
 import { GptError } from '../src/util/errors.js';
@@ -491,11 +491,11 @@ describe('validation', () => {
   });
 
   it('a size the model lacks gets the nearest valid size', () => {
-    const [d] = codes(params({ model: 'gpt-image-1', size: '1792x1024' }));
+    const [d] = codes(params({ model: 'gpt-image-1.5', size: '1792x1024' }));
     expect(d).toMatchObject({ code: 'E_INVALID_SIZE', severity: 'error' });
     expect(d?.message).toContain('1792x1024');
     expect(d?.hint).toContain('"1536x1024"');
-    expect(codes(params({ model: 'gpt-image-1', size: '1024x1792' }))[0]?.hint).toContain('"1024x1536"');
+    expect(codes(params({ model: 'gpt-image-1.5', size: '1024x1792' }))[0]?.hint).toContain('"1024x1536"');
     // gpt-image-2 makes 1792x1024 (multiples of 16, within the limits).
     expect(codes(params({ size: '1792x1024' }))).toEqual([]);
     expect(codes(params({ size: '1000x1000' }))[0]?.hint).toContain('"1008x1008"');
@@ -530,6 +530,130 @@ describe('validation', () => {
 
   it('the provider exposes the same checks', () => {
     expect(openaiProvider.validate?.(params({ quality: 'hd' }), undefined)[0]?.hint).toBe('use "high"');
+  });
+});
+
+describe('the models of December 2026 (openai 7.60 types)', () => {
+  const at = { file: 'assets.pipeline.yaml', line: 3, col: 5 };
+  const check = (p: GenerateParams) => validateOpenAiParams(p, at);
+  const png = () => sharp({ create: { width: 32, height: 32, channels: 3, background: '#a70' } }).png().toBuffer();
+
+  it('quality max on gpt-image-2.5-sunburst builds; the server receives quality max and complexity', async () => {
+    const p = params({ model: 'gpt-image-2.5-sunburst', size: '1536x1024', quality: 'max' }, { complexity: 'high' });
+    expect(check(p)).toEqual([]);
+    const result = await openaiProvider.generate(request(p), probe().context);
+    expect(api.requests).toHaveLength(1);
+    expect(api.requests[0]?.status).toBe(200);
+    expect(api.requests[0]?.body).toMatchObject({ model: 'gpt-image-2.5-sunburst', quality: 'max', complexity: 'high', size: '1536x1024' });
+    expect(result.meta).toMatchObject({ quality: 'max', complexity: 'high', response: { quality: 'max' } });
+    // Without complexity the request carries none (the model's default applies).
+    await openaiProvider.generate(request(params({ model: 'gpt-image-2.6-flare', quality: 'xhigh' })), probe().context);
+    expect(api.requests[1]?.body).toMatchObject({ model: 'gpt-image-2.6-flare', quality: 'xhigh' });
+    expect(api.requests[1]?.body).not.toHaveProperty('complexity');
+  });
+
+  it('gpt-image-1 is refused before any request, naming the shut-down date and the successors', async () => {
+    const [d, ...rest] = check(params({ model: 'gpt-image-1' }));
+    expect(rest).toEqual([]);
+    expect(d).toMatchObject({ code: 'E_UNSUPPORTED_MODEL', severity: 'error', at });
+    expect(d?.message).toBe('model "gpt-image-1" was shut down on 2026-10-23: OpenAI no longer serves it');
+    expect(d?.hint).toContain('use "gpt-image-2.5-sunburst" (finals) or "gpt-image-2.5-flare" (drafts)');
+    const err = await failure(openaiProvider.generate(request(params({ model: 'gpt-image-1' })), probe().context));
+    expect(err.code).toBe('E_INVALID_PARAMS');
+    expect(err.message).toContain('shut down on 2026-10-23');
+    expect(api.requests).toHaveLength(0);
+    expect(check(params({ model: 'dall-e-3' }))[0]?.message).toContain('shut down on 2026-05-12');
+    expect(check(params({ model: 'gpt-image-1-2025-04-15' }))[0]?.code).toBe('E_UNSUPPORTED_MODEL');
+  });
+
+  it('the stand-in answers a shut-down model the way the API does: 404 model_not_found, not retried', async () => {
+    // What a build would meet if it skipped validation (an older gpt4k): sent once, a clear error.
+    const client = new (await import('openai')).default({ apiKey: KEY, baseURL: api.url, maxRetries: 0 });
+    await expect(client.images.generate({ model: 'gpt-image-1', prompt: 'x' })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('xhigh and max are 2.5/2.6 qualities: gpt-image-2 with xhigh is an error naming the models that take it', async () => {
+    const [d] = check(params({ quality: 'xhigh' }));
+    expect(d).toMatchObject({ code: 'E_INVALID_QUALITY', severity: 'error', at });
+    expect(d?.message).toBe('quality "xhigh" is not a quality of gpt-image-2 (it takes low, medium, high, auto)');
+    expect(d?.hint).toContain('use "high", or a model that takes "xhigh": gpt-image-2.6-sunburst');
+    expect(d?.hint).toContain('gpt-image-2.5-sunburst');
+    expect((await failure(openaiProvider.generate(request(params({ quality: 'max' })), probe().context))).code).toBe('E_INVALID_PARAMS');
+    expect(api.requests).toHaveLength(0);
+    expect(check(params({ model: 'gpt-image-2.5-flare-2026-09-08', quality: 'max', size: '2048x1152' }))).toEqual([]);
+  });
+
+  it('complexity: low/medium/high; a warning on a model not documented to take it', () => {
+    expect(check(params({ model: 'gpt-image-2.5-sunburst' }, { complexity: 'extreme' }))[0]).toMatchObject({ code: 'E_INVALID_OPTION', severity: 'error' });
+    const [w] = check(params({}, { complexity: 'low' }));
+    expect(w).toMatchObject({ code: 'W_UNSUPPORTED_OPTION', severity: 'warning' });
+    expect(w?.message).toContain('gpt-image-2 is not documented to take complexity');
+  });
+
+  it('16 references are one edit on gpt-image-2.5-sunburst, in order; 17 are refused before any request', async () => {
+    const image = await png();
+    const references = Array.from({ length: 16 }, (_, i) => ({ assetId: `ref${i}`, image }));
+    const p = params({ model: 'gpt-image-2.5-sunburst', quality: 'high' });
+    const result = await openaiProvider.generate(request(p, { references }), probe().context);
+    expect(api.requestsTo('edits')).toHaveLength(1);
+    const sent = api.requests[0]!;
+    expect(sent.status).toBe(200);
+    expect(sent.files.map((f) => f.filename)).toEqual(references.map((r) => `${r.assetId}.png`));
+    expect(sent.files.every((f) => f.field === 'image' || f.field === 'image[]')).toBe(true);
+    expect(result.meta).toMatchObject({ endpoint: 'images/edits', referenceAsset: 'ref0', referenceAssets: references.map((r) => r.assetId) });
+
+    const seventeen = [...references, { assetId: 'ref16', image }];
+    const err = await failure(openaiProvider.generate(request(p, { references: seventeen }), probe().context));
+    expect(err.code).toBe('E_TOO_MANY_REFERENCES');
+    expect(err.message).toBe('hero: 17 reference images are more than gpt-image-2.5-sunburst takes in one edit (at most 16)');
+    expect(api.requests).toHaveLength(1);
+    // Every table entry says how many an edit takes.
+    expect(OPENAI_MODELS.filter((m) => m.status.kind === 'current').every((m) => m.maxReferenceImages === 16)).toBe(true);
+  });
+
+  it('estimates for xhigh and max: a conservative figure above high, marked as assumed; actual cost from usage', async () => {
+    const at1k = (quality: string, model = 'gpt-image-2.5-sunburst') => params({ model, size: '1024x1024', quality });
+    expect(estimateOpenAiCost(at1k('high'))).toBe(0.211);
+    expect(estimateOpenAiCost(at1k('xhigh'))).toBe(0.422);
+    expect(estimateOpenAiCost(at1k('max'))).toBe(0.633);
+    expect(openaiProvider.estimateCostUsd(at1k('max', 'gpt-image-2.6-flare'))).toBe(0.633);
+    // auto may pick max on these models, so a budget counts it as max; on gpt-image-2 as high.
+    expect(estimateOpenAiCost(at1k('auto'))).toBe(0.633);
+    expect(estimateOpenAiCost(at1k('auto', 'gpt-image-2'))).toBe(0.211);
+    expect(openAiEstimateBasis(at1k('max'))).toBe('assumed');
+    expect(openAiEstimateBasis(at1k('high'))).toBe('published');
+    expect(openAiEstimateBasis(at1k('max'), { openai: { 'gpt-image-2.5-sunburst': { max: 0.5 } } })).toBe('override');
+    expect(estimateOpenAiCost(at1k('max'), { openai: { 'gpt-image-2.5-sunburst': { max: 0.5 } } })).toBe(0.5);
+    const result = await openaiProvider.generate(request(at1k('max')), probe().context);
+    const usage = api.requests[0] && (result.usage as { output_tokens: number; input_tokens: number });
+    expect(result.costUsd).toBeCloseTo((usage!.input_tokens * 5 + usage!.output_tokens * 30) / 1e6, 6);
+  });
+
+  it('an unknown future model is usable: warnings only, checked as its nearest relative, sent as written', async () => {
+    const p = params({ model: 'gpt-image-2.7-sunburst', size: '1536x1024', quality: 'max' }, { complexity: 'medium' });
+    const diagnostics = check(p);
+    expect(diagnostics.map((d) => d.severity)).toEqual(['warning']);
+    expect(diagnostics[0]).toMatchObject({ code: 'W_UNKNOWN_MODEL', at });
+    expect(diagnostics[0]?.message).toContain('checking it as gpt-image-2.6-sunburst');
+    const result = await openaiProvider.generate(request(p), probe().context);
+    expect(api.requests[0]?.body).toMatchObject({ model: 'gpt-image-2.7-sunburst', quality: 'max', complexity: 'medium' });
+    expect(result.image.length).toBeGreaterThan(0);
+    expect(estimateOpenAiCost(p)).toBe(estimateOpenAiCost({ ...p, model: 'gpt-image-2.6-sunburst' }));
+    // What the relative would refuse is a warning too, for the API to decide.
+    const odd = check(params({ model: 'gpt-image-3', size: '4096x4096' }));
+    expect(odd.every((d) => d.severity === 'warning')).toBe(true);
+    expect(odd.map((d) => d.message).join('\n')).toContain('E_INVALID_SIZE');
+    // A flare id is checked as a flare; a quality no GPT image model has is still an error.
+    expect(check(params({ model: 'gpt-image-2.7-flare' }))[0]?.message).toContain('as gpt-image-2.6-flare');
+    expect(check(params({ model: 'gpt-image-2.7-flare', quality: 'ultra' })).some((d) => d.severity === 'error')).toBe(true);
+  });
+
+  it('every table entry names its source and the date it was checked', () => {
+    for (const model of OPENAI_MODELS) {
+      expect(model.source.length, model.id).toBeGreaterThan(10);
+      expect(model.checked, model.id).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
   });
 });
 

@@ -134,7 +134,7 @@ describe('TtyReporter', () => {
         '✖ done with failures in 4.2s: 1 built, 1 cached, 1 failed · 2 provider calls · $0.08',
         '  sku (render:web): E_BAD_IMAGE: cached image of sku/upscale is not a readable image',
         '    hint: run gpt4k clean',
-        'report: out/pipeline_report.json',
+        'deliverables out/, report out/pipeline_report.json',
       ].join('\n'),
     );
   });
@@ -149,7 +149,7 @@ describe('TtyReporter', () => {
     reporter.onEvent({ type: 'build-done', report: report(), reportFile: 'out/pipeline_report.json' });
     reporter.close();
     expect(screen.raw).not.toContain('building:');
-    expect(screen.text()).toBe(['✔ done in 4.2s: 2 built, 1 cached, 0 failed · 2 provider calls · $0.08', 'report: out/pipeline_report.json'].join('\n'));
+    expect(screen.text()).toBe(['✔ done in 4.2s: 2 built, 1 cached, 0 failed · 2 provider calls · $0.08', 'deliverables out/, report out/pipeline_report.json'].join('\n'));
   });
 
   it('--verbose: node starts with reasons, cached steps, and the stack of an internal error', () => {
@@ -235,7 +235,7 @@ assets:
     screen.write(run.stdout.replace(/\r/g, ''));
     expect(run.stdout).toContain('building: ');
     expect(run.stdout).toContain('\x1b[');
-    expect(screen.text()).toMatch(/✔ done in [\d.]+m?s: 1 built, 1 cached, 0 failed · 0 provider calls · \$0\.00\nreport: .*pipeline_report\.json$/);
+    expect(screen.text()).toMatch(/✔ done in [\d.]+m?s: 1 built, 1 cached, 0 failed · 0 provider calls · \$0\.00\ndeliverables out\/, contact sheet out\/report\.html, report out\/pipeline_report\.json$/);
     expect(screen.text()).not.toContain('building: ');
   });
 });

@@ -28,7 +28,7 @@ ${extra}`;
 
 const openaiManifest = (hero: string) => `version: 1
 defaults:
-  generate: { provider: openai, model: gpt-image-1, size: 1024x1024, quality: low }
+  generate: { provider: openai, model: gpt-image-1.5, size: 1024x1024, quality: low }
   upscale: { engine: none }
 targets:
   web: { width: 128, height: 96, format: png }

@@ -1,11 +1,29 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import { GptError, ExitCode } from '../util/errors.js';
 
 export interface BuildLock {
   release(): Promise<void>;
 }
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+/** The lock is a folder (created atomically by mkdir, as proper-lockfile does); its holder is named beside it. */
+const LOCK_DIR = 'build.lock';
+const HOLDER_FILE = 'build.lock.holder.json';
+/**
+ * A holder refreshes the lock's mtime every UPDATE_MS; one not refreshed for STALE_MS is
+ * abandoned (its host died or lost the shared volume, or a CI cache was restored with it):
+ * proper-lockfile then takes it over, whichever host it came from.
+ */
+const STALE_MS = 30_000;
+const UPDATE_MS = 5_000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -16,41 +34,61 @@ function isAlive(pid: number): boolean {
   }
 }
 
+async function readHolder(file: string): Promise<LockHolder | undefined> {
+  try {
+    const holder = JSON.parse(await readFile(file, 'utf8')) as Partial<LockHolder>;
+    return typeof holder.pid === 'number' && typeof holder.host === 'string' ? { pid: holder.pid, host: holder.host, startedAt: String(holder.startedAt ?? '?') } : undefined;
+  } catch {
+    return undefined; // not written yet, or the holder is gone
+  }
+}
+
+export const describeHolder = (h: LockHolder | undefined): string => (h ? `pid ${h.pid} on ${h.host === hostname() ? 'this host' : `host ${h.host}`}, started ${h.startedAt}` : 'a process that has not said who it is');
+
 /**
- * One build per project at a time. The second build waits for the first (saying so once),
- * takes over a lock left by a dead process, and gives up clearly after `timeoutMs`.
+ * One build per project at a time. The second build waits for the first (saying so once);
+ * takes over a lock whose holder is a dead process on this host at once, and one from another
+ * host once its heartbeat (the lock's mtime) is STALE_MS old; and gives up after `timeoutMs`
+ * with an error that names the holder.
  */
 export async function acquireBuildLock(
   cacheDir: string,
-  options: { timeoutMs?: number; onWait?: (holder: { pid: number; startedAt: string }) => void; signal?: AbortSignal } = {},
+  options: { timeoutMs?: number; onWait?: (holder: LockHolder) => void; signal?: AbortSignal; staleMs?: number } = {},
 ): Promise<BuildLock> {
   await mkdir(cacheDir, { recursive: true });
-  const lockFile = path.join(cacheDir, 'lock');
+  const lockDir = path.join(cacheDir, LOCK_DIR);
+  const holderFile = path.join(cacheDir, HOLDER_FILE);
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+  const stale = Math.max(2_000, options.staleMs ?? STALE_MS);
   let told = false;
   for (;;) {
     try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() }));
-      await handle.close();
-      return { release: () => rm(lockFile, { force: true }) };
+      const release = await lockfile.lock(cacheDir, {
+        lockfilePath: lockDir,
+        realpath: false,
+        stale,
+        update: Math.min(UPDATE_MS, stale / 2),
+        retries: 0,
+        // Lost to a taker (our heartbeat stalled past `stale`): the build goes on; its writes are atomic.
+        onCompromised: () => undefined,
+      });
+      const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+      await writeFile(holderFile, JSON.stringify(me));
+      return {
+        release: async () => {
+          const holder = await readHolder(holderFile);
+          if (holder?.pid === me.pid && holder.host === me.host) await rm(holderFile, { force: true });
+          await release().catch(() => undefined);
+        },
+      };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
     }
-    let holder: { pid: number; host: string; startedAt: string } | undefined;
-    try {
-      holder = JSON.parse(await readFile(lockFile, 'utf8')) as typeof holder;
-    } catch {
-      holder = undefined; // being written right now, or torn by a kill: look again shortly
-      // Empty or unreadable for more than a few seconds: its writer died between create and write.
-      const age = await stat(lockFile).then((info) => Date.now() - info.mtimeMs, () => 0);
-      if (age > 5_000) {
-        await rm(lockFile, { force: true });
-        continue;
-      }
-    }
+    const holder = await readHolder(holderFile);
     if (holder && holder.host === hostname() && !isAlive(holder.pid)) {
-      await rm(lockFile, { force: true });
+      // Its process is gone (killed, crashed): no need to wait for the heartbeat to go stale.
+      await rm(lockDir, { recursive: true, force: true });
+      await rm(holderFile, { force: true });
       continue;
     }
     if (holder && !told) {
@@ -58,8 +96,8 @@ export async function acquireBuildLock(
       told = true;
     }
     if (Date.now() > deadline) {
-      throw new GptError('E_LOCKED', `another gpt4k build (pid ${holder?.pid ?? '?'}) holds ${lockFile}`, {
-        hint: 'wait for it to finish, or delete the lock file if that process is gone',
+      throw new GptError('E_LOCKED', `another gpt4k build (${describeHolder(holder)}) holds ${lockDir}`, {
+        hint: `wait for it to finish; a lock whose holder stopped updating it is taken over after ${Math.round(stale / 1000)} s, and one whose process died on this host at once`,
         exitCode: ExitCode.usage,
       });
     }

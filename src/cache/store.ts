@@ -27,8 +27,9 @@ export interface ActionRecord {
 export type StoredAction = Omit<ActionRecord, 'fingerprint'>;
 
 /**
- * The content-addressed store: objects by content hash, action records by key. Local files
- * under .gpt4k/ today; the interface is small enough for a shared remote store later.
+ * The content-addressed store: objects by content hash, action records by key. The engine
+ * sees only this interface (ProjectCache.store), so a shared remote store is one new file
+ * implementing it. LocalStore keeps them as files under .gpt4k/.
  */
 export interface Store {
   hasObject(hash: string): Promise<boolean>;
@@ -39,6 +40,13 @@ export interface Store {
   putFile(file: string): Promise<{ hash: string; size: number }>;
   getAction(key: string): Promise<StoredAction | undefined>;
   putAction(record: ActionRecord): Promise<void>;
+  /** Optional: called before a build writes anything (LocalStore makes its tmp folder). */
+  ensureDirs?(): Promise<void>;
+  /**
+   * Optional: called once at the end of a build, after its last write (LocalStore writes its
+   * action index). `keepOthers`: the build covered some assets only.
+   */
+  saveIndex?(options?: { keepOthers?: boolean }): Promise<void>;
 }
 
 /** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */

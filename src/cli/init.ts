@@ -40,15 +40,16 @@ styles:
     prefix: "Commercial photography, medium format, diffused softbox lighting, white seamless background —"
     reference: hero          # the batch's seed image: it conditions the others
 
-# Print profiles: a built-in name (cmyk, srgb) or an .icc file, e.g. swop: ./profiles/swop.icc
-# profiles:
-#   swop: ./profiles/swop.icc
+# Print profiles: a built-in press profile (fogra39: FOGRA39L Coated, Europe sheetfed offset;
+# swop-tr005: SWOP TR005 Coated, US web offset) or your print house's .icc file.
+profiles:
+  press: fogra39             # or e.g. press: ./profiles/printer.icc
 
 targets:
   # Landscape, like the 1536x1024 images: upscaled 4x they hold ~340 dpi over the page
   # (preflight refuses a print file under its dpi).
   a3: { paper: A3, orientation: landscape, dpi: 300, bleed_mm: 3,
-        color: { profile: cmyk, intent: perceptual }, format: tiff }
+        color: { profile: press, intent: perceptual }, format: tiff }
   uhd: { width: 3840, height: 2160, fit: cover, format: png }
 
 assets:

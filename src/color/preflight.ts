@@ -157,11 +157,19 @@ export function preflightError(result: PreflightResult, target: ResolvedTarget):
 }
 
 /** Preflight of a file on disk (TIFF, PNG, JPEG, or a PDF as gpt4k writes them). */
-export async function preflightFile(file: string, target: ResolvedTarget, profile: LoadedProfile): Promise<PreflightResult> {
+export async function preflightFile(
+  file: string,
+  target: ResolvedTarget,
+  profile: LoadedProfile,
+  options: { detail?: { width: number; height: number } } = {},
+): Promise<PreflightResult> {
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new GptError('E_NOT_FOUND', `cannot read ${file}: ${err.code ?? err.message}`, { exitCode: 2 });
   });
   const subject: PdfSubject = bytes.subarray(0, 5).toString('latin1') === '%PDF-' ? pdfSubject(bytes, file) : await imageSubject(bytes, file);
+  // A deliverable resampled up to the target's size holds no more detail than the image it was made from.
+  const made = options.detail;
+  if (made && made.width * made.height < subject.detail.width * subject.detail.height) subject.detail = { width: made.width, height: made.height };
   const result = runPreflight(subject, target, profile);
   if (subject.pageMm && target.widthMm !== undefined && target.heightMm !== undefined) {
     // A PDF's bleed is its page boxes, not its pixels.

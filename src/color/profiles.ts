@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { ProfileRef } from '../manifest/types.js';
+import type { BuiltinProfileName, ProfileRef } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 
 /**
- * ICC profiles: the built-ins (sRGB and a generic CMYK, both shipped inside libvips) and files
+ * ICC profiles: the built-ins (sRGB and a generic CMYK from libvips, two CC0 press profiles from icc/) and files
  * named by the manifest. A profile's bytes are part of every render key, so they are read
  * exactly once per build and never rewritten.
  */
@@ -121,25 +123,51 @@ export function describeIcc(bytes: Buffer): IccInfo {
   }
 }
 
-const builtinBytes = new Map<'srgb' | 'cmyk', Promise<Buffer>>();
+/**
+ * Where each built-in profile comes from: a libvips built-in (by sharp's name for it) or a file
+ * shipped in gpt4k's icc/ folder (the CC0 press profiles, see icc/README.md).
+ */
+const BUILTIN_SOURCES: Record<BuiltinProfileName, { libvips: 'srgb' | 'cmyk' } | { file: string }> = {
+  srgb: { libvips: 'srgb' },
+  'libvips-cmyk': { libvips: 'cmyk' },
+  cmyk: { libvips: 'cmyk' },
+  fogra39: { file: 'FOGRA39L_coated.icc' },
+  'swop-tr005': { file: 'SWOP_TR005_coated_5.icc' },
+};
 
-/** The sRGB and CMYK profiles libvips ships, read back from a 1x1 image sharp tags with them. */
-export function builtinProfileBytes(name: 'srgb' | 'cmyk'): Promise<Buffer> {
+/** gpt4k's icc/ folder: two levels up from both src/color/ and dist/color/. */
+const SHIPPED_ICC_DIR = fileURLToPath(new URL('../../icc/', import.meta.url));
+
+/** The absolute path of a built-in profile shipped as a file, or undefined for libvips' own. */
+export function shippedProfilePath(name: BuiltinProfileName): string | undefined {
+  const source = BUILTIN_SOURCES[name];
+  return 'file' in source ? path.join(SHIPPED_ICC_DIR, source.file) : undefined;
+}
+
+const builtinBytes = new Map<BuiltinProfileName, Promise<Buffer>>();
+
+/** A built-in profile's bytes: a shipped file, or libvips' own read back from a 1x1 image sharp tags with it. */
+export function builtinProfileBytes(name: BuiltinProfileName): Promise<Buffer> {
   let bytes = builtinBytes.get(name);
   if (!bytes) {
-    bytes = sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
-      .withIccProfile(name)
-      .tiff()
-      .toBuffer()
-      .then((tiff) => sharp(tiff).metadata())
-      .then((meta) => {
-        if (!meta.icc) throw new GptError('E_INTERNAL', `libvips has no built-in "${name}" profile`);
-        return meta.icc;
-      });
+    const source = BUILTIN_SOURCES[name];
+    bytes = 'file' in source ? readFile(path.join(SHIPPED_ICC_DIR, source.file)) : libvipsProfileBytes(source.libvips);
     builtinBytes.set(name, bytes);
     bytes.catch(() => builtinBytes.delete(name));
   }
   return bytes;
+}
+
+function libvipsProfileBytes(name: 'srgb' | 'cmyk'): Promise<Buffer> {
+  return sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+    .withIccProfile(name)
+    .tiff()
+    .toBuffer()
+    .then((tiff) => sharp(tiff).metadata())
+    .then((meta) => {
+      if (!meta.icc) throw new GptError('E_INTERNAL', `libvips has no built-in "${name}" profile`);
+      return meta.icc;
+    });
 }
 
 /** Reads a profile named by the manifest and checks that it is one. */
@@ -165,12 +193,14 @@ export async function loadProfile(name: string, ref: ProfileRef): Promise<Loaded
     if (!(err instanceof NotIcc)) throw err;
     const where = ref.kind === 'file' ? ref.path : `built-in "${ref.name}"`;
     throw new GptError('E_BAD_PROFILE', `profile "${name}" (${where}) is not an ICC profile: ${err.message}`, {
-      hint: 'point `profiles:` at an .icc/.icm file, e.g. from your print house, or use a built-in: srgb, cmyk',
+      hint: 'point `profiles:` at an .icc/.icm file, e.g. from your print house, or use a built-in: fogra39, swop-tr005, srgb',
     });
   }
 }
 
-/** What sharp's withIccProfile() takes for this profile: a built-in name or an absolute path. */
+/** What sharp's withIccProfile() takes for this profile: libvips' name for a built-in of its own, else an absolute path. */
 export function sharpProfileArg(profile: LoadedProfile): string {
-  return profile.ref.kind === 'builtin' ? profile.ref.name : profile.ref.path;
+  if (profile.ref.kind === 'file') return profile.ref.path;
+  const source = BUILTIN_SOURCES[profile.ref.name];
+  return 'file' in source ? path.join(SHIPPED_ICC_DIR, source.file) : source.libvips;
 }

@@ -328,7 +328,7 @@ export function previewSize(target: { width: number; height: number }): { width:
  * same centred crop or letterbox, at preview size): a cheap shrink, where a thumbnail of the
  * deliverable would decode and convert a whole print file back.
  */
-async function makePreview(image: RawImage, target: ResolvedTarget): Promise<Buffer> {
+async function makePreview(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<Buffer> {
   const size = previewSize(target);
   let pipeline: Sharp;
   if (image.icc) {
@@ -338,11 +338,14 @@ async function makePreview(image: RawImage, target: ResolvedTarget): Promise<Buf
     pipeline = rawInput(image);
     if (image.depth === 'ushort') pipeline = pipeline.toColourspace(image.channels <= 2 ? 'b-w' : 'srgb');
   }
-  return resize(pipeline, size.width, size.height, target.fit)
-    .flatten({ background: WHITE })
-    .toColourspace('srgb')
-    .jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true })
-    .toBuffer();
+  const fitted = resize(pipeline, size.width, size.height, target.fit).flatten({ background: WHITE }).toColourspace('srgb');
+  if (profile.colorSpace !== 'CMYK') return fitted.jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
+  // A print file's preview is a soft proof: through the press profile as the render converts,
+  // and back with the paper's white (absolute colorimetric), as gpt4k review shows it.
+  const { data, info } = await fitted.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const cmyk = await convertPixels(data, { from: 'srgb', fromSpace: 'RGB', to: profile.bytes, toSpace: 'CMYK', intent: target.color.intent, bpc: target.color.bpc });
+  const proof = await convertPixels(cmyk, { from: profile.bytes, fromSpace: 'CMYK', to: 'srgb', toSpace: 'RGB', intent: 'absolute', bpc: false });
+  return sharp(proof, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
 }
 
 function checkTarget(target: ResolvedTarget, profile: LoadedProfile): void {
@@ -382,7 +385,7 @@ export async function renderTarget(image: RawImage, target: ResolvedTarget, prof
     throw new GptError('E_UNSUPPORTED', 'untagged grayscale pixels cannot be rendered yet; decode them to sRGB first');
   }
   // The preview shrinks the input on libvips' threads while the conversion runs.
-  const preview = makePreview(image, target);
+  const preview = makePreview(image, target, profile);
   preview.catch(() => undefined); // awaited below; a failed conversion must not leave it unhandled
   const stamp = stampOf(target, profile, provenance);
   const converted = libvipsConverts(image, target, profile) ? await convertWithLibvips(image, target, profile, stamp) : await convertWithLcms(image, target, profile);

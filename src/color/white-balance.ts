@@ -184,8 +184,26 @@ export function applyMatrix(image: RawImage, m: Matrix): RawImage {
   return { data: Buffer.from(out.buffer, out.byteOffset, out.byteLength), width, height, channels, depth: 'ushort', ...(image.icc ? { icc: image.icc } : {}) };
 }
 
+/**
+ * All normalize needs of a white-balance reference: its neutral estimate, or null for a grey
+ * image (nothing to match). Small enough to store as JSON (numbers survive it exactly), so the
+ * reference's pixels are read once, not once per asset normalized to it.
+ */
+export interface BalanceStatistics {
+  neutral: Rgb | null;
+}
+
+export function balanceStatistics(reference: RawImage): BalanceStatistics {
+  return { neutral: reference.channels < 3 ? null : neutralEstimate(reference) };
+}
+
+/** `image` with its neutral moved to the color balance of a reference's statistics. Grey images pass through. */
+export function whiteBalanceTo(image: RawImage, reference: BalanceStatistics): RawImage {
+  if (image.channels < 3 || !reference.neutral) return image;
+  return applyMatrix(image, adaptationMatrix(neutralEstimate(image), reference.neutral));
+}
+
 /** `image` with its neutral moved to the reference's color balance. Grey images pass through. */
 export function whiteBalance(image: RawImage, reference: RawImage): RawImage {
-  if (image.channels < 3 || reference.channels < 3) return image;
-  return applyMatrix(image, adaptationMatrix(neutralEstimate(image), neutralEstimate(reference)));
+  return whiteBalanceTo(image, balanceStatistics(reference));
 }

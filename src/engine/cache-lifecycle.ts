@@ -2,7 +2,8 @@ import { collectGarbage, statsOf, takeInventory, type CacheStats, type GcOptions
 import { acquireBuildLock } from '../cache/lock.js';
 import { planBuild } from '../graph/plan.js';
 import type { ResolvedManifest } from '../manifest/types.js';
-import { graphOf, openProjectCache, type ProjectCache } from './build.js';
+import type { ProjectCache } from '../cache/project-cache.js';
+import { graphOf, openProjectCache, planEnvOf } from './project.js';
 
 /**
  * What the current manifest reaches: the key of every node whose inputs are known (planning
@@ -10,7 +11,7 @@ import { graphOf, openProjectCache, type ProjectCache } from './build.js';
  */
 export async function liveSetOf(manifest: ResolvedManifest, cache: ProjectCache): Promise<LiveSet> {
   const graph = graphOf(manifest);
-  const plan = await planBuild(graph, { store: cache.store, files: cache.files, state: cache.state, forced: new Set(), ...(cache.lock ? { lock: cache.lock } : {}) });
+  const plan = await planBuild(graph, planEnvOf(cache));
   const keys = new Set<string>();
   for (const node of plan.nodes) if (node.key) keys.add(node.key);
   const objects = new Set<string>();

@@ -3,32 +3,56 @@ import type { NodeDecision } from '../graph/plan.js';
 import type { PipelineReport, ReportAsset, ReportOutput, ReportStep, StepStatus } from '../report/types.js';
 import type { GptError } from '../util/errors.js';
 
-/** What happened to one node in one build. */
-export interface NodeOutcome {
-  status: StepStatus;
-  key?: string;
-  decision?: NodeDecision;
-  /** Content hash of the output (or the key-derived name of a cheap intermediate). */
-  outputHash?: string;
+/** What happened to one node in one build: one shape per status. */
+export type NodeOutcome = BuiltOutcome | CachedOutcome | FailedOutcome | SkippedOutcome;
+
+interface OutcomeBase {
   ms: number;
-  costUsd?: number;
+  /** Warnings said while the node was being worked on (also sent as events). */
+  warnings?: string[];
+}
+
+/** Usage of a paid or remote provider: counted even when the node did not succeed. */
+export interface ProviderUsage {
+  /** Requests actually sent (retries included). */
   requests?: number;
   retries?: number;
-  reasons?: string[];
+}
+
+export interface BuiltOutcome extends OutcomeBase, ProviderUsage {
+  status: 'built';
+  key: string;
+  decision: NodeDecision;
+  /** Content hash of the output (or the key-derived name of a cheap intermediate). */
+  outputHash: string;
+  reasons: string[];
+  costUsd?: number;
   meta?: Record<string, unknown>;
-  warnings?: string[];
-  error?: GptError;
-  skipReason?: string;
-  /** Computed only if a consumer needs its pixels. */
-  lazy?: boolean;
-  /** A lazy node: whether an input was built in this build (part of why it would run). */
-  upstreamBuilt?: boolean;
-  passThrough?: boolean;
-  /** A lazily computed node let go of its inputs as soon as it had its own pixels. */
-  inputsReleased?: boolean;
-  /** A cached deliverable was copied back into out/. */
-  restored?: boolean;
+  /** Renders: the deliverable. */
   output?: ReportOutput;
+}
+
+export interface CachedOutcome extends OutcomeBase {
+  status: 'cached';
+  key: string;
+  decision: NodeDecision;
+  outputHash: string;
+  meta?: Record<string, unknown>;
+  /** Renders: the deliverable, and whether it had to be copied back into out/. */
+  output?: ReportOutput;
+  restored?: boolean;
+}
+
+export interface FailedOutcome extends OutcomeBase, ProviderUsage {
+  status: 'failed';
+  key?: string;
+  error: GptError;
+}
+
+export interface SkippedOutcome extends OutcomeBase, ProviderUsage {
+  status: 'skipped';
+  key?: string;
+  reason: string;
 }
 
 const usd = (n: number) => Math.round(n * 10_000) / 10_000;
@@ -38,6 +62,26 @@ function assetStatus(steps: ReportStep[]): StepStatus {
   if (steps.some((s) => s.status === 'skipped')) return 'skipped';
   if (steps.some((s) => s.status === 'built')) return 'built';
   return 'cached';
+}
+
+/** One node's line in the report. */
+function reportStep(kind: ReportStep['kind'], target: string | undefined, outcome: NodeOutcome): ReportStep {
+  const meta = outcome.status === 'built' || outcome.status === 'cached' ? outcome.meta : undefined;
+  const usage: ProviderUsage = outcome.status === 'cached' ? {} : outcome;
+  return {
+    kind,
+    ...(target ? { target } : {}),
+    status: outcome.status,
+    key: outcome.key ?? null,
+    ms: outcome.ms,
+    ...(outcome.status === 'built' && outcome.costUsd ? { costUsd: usd(outcome.costUsd) } : {}),
+    ...(usage.requests ? { requests: usage.requests } : {}),
+    ...(usage.retries ? { retries: usage.retries } : {}),
+    ...(outcome.status === 'built' && outcome.reasons.length ? { reasons: outcome.reasons } : {}),
+    ...(outcome.status === 'skipped' && outcome.reason ? { reasons: [outcome.reason] } : {}),
+    ...(meta && kind === 'generate' ? { meta } : {}),
+    ...(outcome.warnings?.length ? { meta: { ...(meta ?? {}), warnings: outcome.warnings } } : {}),
+  };
 }
 
 /** The report DESIGN.md specifies, from the outcomes of the nodes that were in the build. */
@@ -64,26 +108,13 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
     const outcome = outcomes.get(id);
     const asset = node ? byAsset.get(node.asset) : undefined;
     if (!node || !outcome || !asset || node.kind === 'prompt') continue;
-    const step: ReportStep = {
-      kind: node.kind,
-      ...(node.target ? { target: node.target } : {}),
-      status: outcome.status,
-      key: outcome.key ?? null,
-      ms: outcome.ms,
-      ...(outcome.costUsd ? { costUsd: usd(outcome.costUsd) } : {}),
-      ...(outcome.requests ? { requests: outcome.requests } : {}),
-      ...(outcome.retries ? { retries: outcome.retries } : {}),
-      ...(outcome.status === 'built' && outcome.reasons?.length ? { reasons: outcome.reasons } : {}),
-      ...(outcome.status === 'skipped' && outcome.skipReason ? { reasons: [outcome.skipReason] } : {}),
-      ...(outcome.meta && node.kind === 'generate' ? { meta: outcome.meta } : {}),
-      ...(outcome.warnings?.length ? { meta: { ...(outcome.meta ?? {}), warnings: outcome.warnings } } : {}),
-    };
+    const step = reportStep(node.kind, node.target, outcome);
     asset.steps.push(step);
     if (outcome.status === 'built' && outcome.costUsd) asset.costUsd = usd(asset.costUsd + outcome.costUsd);
-    providerCalls += outcome.requests ?? 0;
-    retries += outcome.retries ?? 0;
-    if (outcome.output) asset.outputs.push(outcome.output);
-    if (outcome.status === 'failed' && outcome.error && !asset.error) {
+    providerCalls += step.requests ?? 0;
+    retries += step.retries ?? 0;
+    if ((outcome.status === 'built' || outcome.status === 'cached') && outcome.output) asset.outputs.push(outcome.output);
+    if (outcome.status === 'failed' && !asset.error) {
       asset.error = {
         step: node.target ? `${node.kind}:${node.target}` : node.kind,
         code: outcome.error.code,

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LocalStore } from '../cache/store.js';
+import type { Store } from '../cache/store.js';
 import type { Provenance } from '../color/xmp.js';
 import { imageNodeOf, nodeId, type BuildGraph, type GraphNode } from '../graph/graph.js';
-import { deliverablePath } from '../graph/plan.js';
+import { deliverablePath, type NodeDecision } from '../graph/plan.js';
 import { provenanceFacts } from '../graph/provenance.js';
 import { extractC2pa } from '../providers/c2pa.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { gpt4kVersion } from '../util/version.js';
+import type { ExecutionJob, ExecutionServices } from './execution/types.js';
 import type { NodeOutcome } from './outcomes.js';
 
 /**
@@ -21,14 +22,13 @@ import type { NodeOutcome } from './outcomes.js';
  *      made, shared through the cache, so every later render of it says the same;
  *   3. for a `source:` photo, none (the PDF, which must carry one, writes the Unix epoch).
  */
-export async function renderProvenance(graph: BuildGraph, node: GraphNode, renderKey: string, outcomes: Map<string, NodeOutcome>, store: LocalStore): Promise<Provenance> {
-  const asset = graph.assets.get(node.asset);
-  if (!asset) throw new Error(`node ${node.id} has no asset`);
-  const { includePrompt, ...facts } = provenanceFacts(graph, asset.id);
-  const image = outcomes.get(imageNodeOf(asset));
-  const upscale = outcomes.get(nodeId.upscale(asset.id));
-  const date = sourceDateEpoch() ?? (asset.source ? undefined : await generationDate(image, store));
-  const c2pa = asset.source || !image?.outputHash ? undefined : await keepProviderC2pa(graph, node, store.objectPath(image.outputHash));
+export async function renderProvenance(job: ExecutionJob, services: Pick<ExecutionServices, 'graph' | 'store' | 'outcome'>): Promise<Provenance> {
+  const { node, asset } = job;
+  const { includePrompt, ...facts } = provenanceFacts(services.graph, asset.id);
+  const image = settledOutput(services.outcome(imageNodeOf(asset)));
+  const upscale = settledOutput(services.outcome(nodeId.upscale(asset.id)));
+  const date = sourceDateEpoch() ?? (asset.source ? undefined : await generationDate(image?.decision, services.store));
+  const c2pa = asset.source || !image ? undefined : await keepProviderC2pa(services.graph, node, services.store.objectPath(image.outputHash));
   return {
     ...facts,
     target: node.target as string,
@@ -36,10 +36,15 @@ export async function renderProvenance(graph: BuildGraph, node: GraphNode, rende
     ...(date ? { date } : {}),
     ...(includePrompt ? { prompt: asset.prompt } : {}),
     sourceHash: image?.outputHash ?? 'unknown',
-    ...(upscale?.outputHash ? { upscaleHash: upscale.outputHash } : {}),
-    renderKey,
+    ...(upscale ? { upscaleHash: upscale.outputHash } : {}),
+    renderKey: job.decision.key,
     ...(c2pa ? { c2pa } : {}),
   };
+}
+
+/** An upstream node's output, when it has one (built or cached). */
+function settledOutput(outcome: NodeOutcome | undefined) {
+  return outcome?.status === 'built' || outcome?.status === 'cached' ? outcome : undefined;
 }
 
 function sourceDateEpoch(): Date | undefined {
@@ -48,8 +53,7 @@ function sourceDateEpoch(): Date | undefined {
 }
 
 /** When the picked image was generated: its action record's createdAt. */
-async function generationDate(outcome: NodeOutcome | undefined, store: LocalStore): Promise<Date | undefined> {
-  const decision = outcome?.decision;
+async function generationDate(decision: NodeDecision | undefined, store: Store): Promise<Date | undefined> {
   let createdAt = decision?.record?.createdAt;
   if (!createdAt && decision) {
     // Generated in this build: the record was just written under the picked candidate's key.

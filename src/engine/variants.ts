@@ -1,10 +1,10 @@
 import { emptyLock, readLockFile, sameLockFile, writeLockFile, LOCK_FILE, type LockEntry, type LockFile } from '../cache/lockfile.js';
 import { nodeId, type BuildGraph, type GraphNode } from '../graph/graph.js';
-import type { Fingerprint } from '../graph/keys.js';
+import type { Fingerprint, GenerateFingerprint } from '../graph/keys.js';
 import { decideNode, type NodeDecision, type Plan, type PlanEnv } from '../graph/plan.js';
 import type { CandidateSet } from '../graph/variants.js';
 import type { GenerateParams, ResolvedAsset, ResolvedManifest } from '../manifest/types.js';
-import { graphOf, openProjectCache, selectionOf } from './build.js';
+import { graphOf, openProjectCache, planEnvOf, selectionOf } from './project.js';
 import { ExitCode, GptError } from '../util/errors.js';
 import type { NodeOutcome } from './outcomes.js';
 
@@ -34,7 +34,7 @@ export async function generateCall(
   if (index === 1) return { key, fingerprint: decision.fingerprint, params, meta: variants.candidates.length > 1 ? { variant: 1 } : {} };
   return {
     key,
-    fingerprint: { ...decision.fingerprint, variant: index },
+    fingerprint: { ...(decision.fingerprint as GenerateFingerprint), variant: index },
     params: { ...params, seed: (params.seed ?? 0) + index - 1 },
     meta: { variant: index },
   };
@@ -85,9 +85,8 @@ export async function lockAfterBuild(
   for (const id of order) {
     const node = graph.nodes.get(id);
     const outcome = outcomes.get(id);
-    if (node?.kind !== 'generate' || !outcome?.key || !outcome.outputHash) continue;
-    if (outcome.status !== 'built' && outcome.status !== 'cached') continue;
-    const variants = outcome.decision?.variants;
+    if (node?.kind !== 'generate' || (outcome?.status !== 'built' && outcome?.status !== 'cached')) continue;
+    const variants = outcome.decision.variants;
     const images = made.get(node.asset) ?? (variants ? candidateImagesOf(variants, []) : { pick: 1, images: [outcome.outputHash] });
     const several = images.images.length > 1;
     const entry: LockEntry = { key: outcome.key, image: outcome.outputHash };
@@ -116,7 +115,7 @@ export async function listCandidates(manifest: ResolvedManifest, assetId: string
     throw new GptError('E_NOT_GENERATED', `"${assetId}" comes from a source image, so it has no candidates to pick from`, { exitCode: ExitCode.usage });
   }
   const cache = await openProjectCache(manifest);
-  const env: PlanEnv = { store: cache.store, files: cache.files, state: cache.state, forced: new Set(), ...(cache.lock ? { lock: cache.lock } : {}) };
+  const env: PlanEnv = planEnvOf(cache);
   const memo = new Map<string, Promise<NodeDecision | undefined>>();
   /** A node's decision once its inputs' content is known; undefined while an input is not built yet. */
   const decide = (id: string): Promise<NodeDecision | undefined> => {

@@ -57,7 +57,7 @@ export type WatchEvent =
   | {
       type: 'cycle-done';
       cycle: number;
-      /** Steps that ran, with why (from the build's node-start events). */
+      /** Steps that ran and finished, with why (from the build's node-start events); failed ones are in the report. */
       rebuilt: Array<{ id: string; reasons: string[] }>;
       /** Assets whose generation was not sent again (same key failed earlier this session). */
       notResent: string[];
@@ -230,6 +230,8 @@ class Watcher implements WatchHandle {
     if (signal.aborted) return;
 
     const rebuilt: Array<{ id: string; reasons: string[] }> = [];
+    // A step counts as rebuilt when it finished: one that failed was not rebuilt (nor paid for).
+    const startReasons = new Map<string, string[]>();
     const notResent: string[] = [];
     let restored = false;
     let result;
@@ -240,7 +242,8 @@ class Watcher implements WatchHandle {
         // Stopping a watch session means now: a request in flight is abandoned.
         hardStop: signal,
         onEvent: (event) => {
-          if (event.type === 'node-start') rebuilt.push({ id: event.node.id, reasons: event.reasons });
+          if (event.type === 'node-start') startReasons.set(event.node.id, event.reasons);
+          if (event.type === 'node-done' && event.status === 'built') rebuilt.push({ id: event.node.id, reasons: startReasons.get(event.node.id) ?? [] });
           if (event.type === 'node-done' && event.restored) restored = true;
           this.emit({ type: 'build', event });
         },

@@ -1,4 +1,4 @@
-import type { Fingerprint } from './keys.js';
+import type { FingerprintFields as Fingerprint } from './keys.js';
 
 /**
  * Why a node runs, in words: a diff of its previous and current fingerprint objects (as
@@ -249,6 +249,15 @@ const describeSource: Describer = (changes, _context, previous, current) => {
   return [`source file ${showValue(current.file)} changed`];
 };
 
+/** The white-balance statistics of a reference: they change with its pixels (or the method). */
+const describeBalance: Describer = (changes, context) => {
+  const reasons: string[] = [];
+  const version = stepVersionReason('balance', changes.get('version'));
+  if (version) reasons.push(version);
+  if (changes.has('input')) reasons.push(upstreamReason(context, 'input', 'upstream changed'));
+  return reasons;
+};
+
 const describeGeneric: Describer = (changes) => rest(changes);
 
 const DESCRIBERS: Record<string, Describer> = {
@@ -256,6 +265,7 @@ const DESCRIBERS: Record<string, Describer> = {
   upscale: describeUpscale,
   normalize: describeNormalize,
   render: describeRender,
+  balance: describeBalance,
   source: describeSource,
   prompt: (changes) => {
     const text = changes.get('text');

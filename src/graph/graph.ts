@@ -2,11 +2,13 @@ import type { ResolvedAsset, ResolvedManifest } from '../manifest/types.js';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
 
-export type NodeKind = 'prompt' | 'source' | 'generate' | 'upscale' | 'normalize' | 'render';
+export type NodeKind = 'prompt' | 'source' | 'generate' | 'upscale' | 'balance' | 'normalize' | 'render';
 
 /**
  * One step of one asset. Edges point from inputs to this node: `inputs[0]` is always the
- * main image (or prompt); further inputs are the style's reference or white-balance asset.
+ * main image (or prompt); further inputs are the style's reference image or the white-balance
+ * statistics of its `whiteBalance:` asset (a small stored node of that asset: editing another
+ * asset of the style never needs the reference's pixels again).
  */
 export interface GraphNode {
   id: string; // "hero/generate", "hero/render:a3"
@@ -34,6 +36,8 @@ export const nodeId = {
   source: (asset: string) => `${asset}/source`,
   generate: (asset: string) => `${asset}/generate`,
   upscale: (asset: string) => `${asset}/upscale`,
+  /** The white-balance statistics of a style's `whiteBalance:` asset, which its other assets are normalized to. */
+  balance: (asset: string) => `${asset}/balance`,
   normalize: (asset: string) => `${asset}/normalize`,
   render: (asset: string, target: string) => `${asset}/render:${target}`,
 };
@@ -67,8 +71,11 @@ export function buildGraph(manifest: ResolvedManifest): Result<BuildGraph, Diagn
     const normalize: GraphNode = { id: nodeId.normalize(asset.id), asset: asset.id, kind: 'normalize', inputs: [nodeId.upscale(asset.id)] };
     const balanceAsset = style?.whiteBalance ? assets.get(style.whiteBalance) : undefined;
     if (balanceAsset && balanceAsset.id !== asset.id) {
-      normalize.whiteBalanceInput = nodeId.upscale(balanceAsset.id);
+      normalize.whiteBalanceInput = nodeId.balance(balanceAsset.id);
       normalize.inputs.push(normalize.whiteBalanceInput);
+      if (!nodes.has(normalize.whiteBalanceInput)) {
+        add({ id: normalize.whiteBalanceInput, asset: balanceAsset.id, kind: 'balance', inputs: [nodeId.upscale(balanceAsset.id)] });
+      }
     }
     add(normalize);
     for (const target of asset.targets) {

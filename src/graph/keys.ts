@@ -6,14 +6,70 @@ import { getProvider } from '../providers/registry.js';
 import { getUpscaler } from '../upscalers/registry.js';
 import { sharpPackage } from '../upscalers/sharp-versions.js';
 import type { BuildGraph, GraphNode } from './graph.js';
-import { provenanceFacts } from './provenance.js';
+import { provenanceFacts, type ProvenanceFacts } from './provenance.js';
 
 /**
  * A fingerprint is a plain object in a fixed shape per node kind; its hash is the node's key.
  * Keeping the object (not just the hash) is what lets `plan` say which field changed.
  * Inputs enter by content hash, not by key, so identical bytes upstream cut a rebuild off.
+ * Field order is fixed by the object literals in fingerprintNode (the hash is of stable JSON).
  */
-export type Fingerprint = Record<string, unknown> & { kind: string };
+export type PromptFingerprint = { kind: 'prompt'; text: string };
+export type SourceFingerprint = { kind: 'source'; file: string; hash: string };
+/** Another asset's image a node takes in (style reference, white balance), by content hash. */
+export type AssetInput = { asset: string | undefined; image: string | undefined };
+export type GenerateFingerprint = {
+  kind: 'generate';
+  version: number;
+  provider: string;
+  model: string;
+  size: string;
+  quality: string;
+  seed: number | null;
+  options: Record<string, unknown>;
+  prompt: string;
+  reference: AssetInput | null;
+  tool: Record<string, string>;
+  /** Candidate K > 1 of an asset with variants (candidate 1 has none). */
+  variant?: number;
+};
+export type UpscaleFingerprint =
+  | { kind: 'upscale'; engine: 'none'; input: string | null }
+  | {
+      kind: 'upscale';
+      version: number;
+      engine: string;
+      scale: number;
+      model: string | null;
+      sharpen: boolean;
+      tile: number | 'auto';
+      fallback: string | null;
+      input: string | null;
+      tool: Record<string, string>;
+    };
+export type BalanceFingerprint = { kind: 'balance'; version: number; input: string | null };
+export type NormalizeFingerprint = {
+  kind: 'normalize';
+  version: number;
+  whiteBalance: AssetInput | null;
+  cleanup?: { background: unknown; threshold: unknown; version: number };
+  input: string | null;
+};
+export type RenderFingerprint = {
+  kind: 'render';
+  version: number;
+  target: object;
+  profile: object;
+  tool: Record<string, string>;
+  /** What the deliverable's XMP says (graph/provenance.ts): a change rewrites it. */
+  provenance: ProvenanceFacts;
+  input: string | null;
+};
+
+export type Fingerprint = PromptFingerprint | SourceFingerprint | GenerateFingerprint | UpscaleFingerprint | BalanceFingerprint | NormalizeFingerprint | RenderFingerprint;
+
+/** Any fingerprint as a plain record: what `plan` diffs, and what state.json gives back (perhaps of an older gpt4k). */
+export type FingerprintFields = Readonly<Record<string, unknown>> & { readonly kind: string };
 
 export interface KeyEnv {
   manifest: ResolvedManifest;
@@ -21,7 +77,7 @@ export interface KeyEnv {
 }
 
 /** Bumped when what a step does changes in a way its parameters do not show. */
-export const STEP_VERSIONS = { generate: 1, upscale: 1, normalize: 2, render: 3 } as const;
+export const STEP_VERSIONS = { generate: 1, upscale: 1, balance: 1, normalize: 2, render: 3 } as const;
 
 /** Bumped when the packshot cleanup (src/steps/cleanup.ts) changes what it does. */
 export const CLEANUP_VERSION = 1;
@@ -139,6 +195,8 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         tool: await upscaler.fingerprint(params),
       };
     }
+    case 'balance':
+      return { kind: 'balance', version: STEP_VERSIONS.balance, input: mainInput };
     case 'normalize': {
       const balanceIndex = node.whiteBalanceInput ? node.inputs.indexOf(node.whiteBalanceInput) : -1;
       return {
@@ -165,7 +223,6 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         target: sharedPart(target, 'target', () => structuredClone(withoutPosition(target))),
         profile,
         tool: sharedObject(imagingToolVersion()),
-        // What the deliverable's XMP says (src/graph/provenance.ts): a change rewrites it.
         provenance: provenanceFacts(graph, node.asset),
         input: mainInput,
       };
@@ -182,6 +239,7 @@ export async function isPersisted(graph: BuildGraph, node: GraphNode): Promise<b
     case 'source':
       return false; // the file itself is the truth
     case 'generate':
+    case 'balance':
     case 'render':
       return true;
     case 'upscale': {

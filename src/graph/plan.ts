@@ -8,7 +8,7 @@ import { getProvider } from '../providers/registry.js';
 import { profileRefFor, type ResolvedManifest } from '../manifest/types.js';
 import type { BuildGraph, GraphNode } from './graph.js';
 import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } from './explain.js';
-import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint } from './keys.js';
+import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint, type FingerprintFields } from './keys.js';
 import type { LockFile } from '../cache/lockfile.js';
 import { resolveCandidates, type CandidateSet } from './variants.js';
 
@@ -20,8 +20,6 @@ export interface PlanEnv {
   forced: Set<string>;
   /** assets.lock.json: which candidate each asset with variants uses. */
   lock?: LockFile;
-  /** Filled by planBuild: each node's reasons as planned, reused when the build runs it. */
-  explained?: Map<string, { key?: string; reasons: string[] }>;
 }
 
 /** What is known about a node once its inputs' content hashes are. */
@@ -46,7 +44,7 @@ export async function decideNode(graph: BuildGraph, node: GraphNode, inputHashes
   if (!persisted) {
     // Source files are their own truth; cheap intermediates are named by their key.
     let outputHash = `k${key}`;
-    if (node.kind === 'source') outputHash = fingerprint.hash as string;
+    if (fingerprint.kind === 'source') outputHash = fingerprint.hash;
     else if (node.kind === 'prompt') outputHash = key;
     else if (isPassThrough(graph, node)) outputHash = inputHashes[0] as string;
     return { key, fingerprint, persisted, outputHash };
@@ -146,8 +144,8 @@ export interface Plan {
  * Why a node runs. During a build, the reasons its plan gave (which know the upstream causes)
  * when the node's key is the one planned; otherwise a diff against the last build's fingerprint.
  */
-export function reasonsFor(node: GraphNode, decision: NodeDecision | undefined, env: PlanEnv, upstreamRuns: boolean): string[] {
-  const planned = env.explained?.get(node.id);
+export function reasonsFor(node: GraphNode, decision: NodeDecision | undefined, env: PlanEnv, explained: Explained, upstreamRuns: boolean): string[] {
+  const planned = explained.get(node.id);
   if (planned && planned.reasons.length > 0 && (planned.key === undefined || planned.key === decision?.key)) return planned.reasons;
   const reasons = changeReasons(node, decision?.fingerprint, decision?.persisted ?? true, env, {});
   if (reasons[0] === RECOMPUTED) return [upstreamRuns ? 'upstream changed' : 'recomputed (not stored)'];
@@ -170,7 +168,7 @@ function assetsIn(state: BuildState): Set<string> {
 /** The reasons from the node's previous and current fingerprint (current: undefined when unknown). */
 function changeReasons(node: GraphNode, fingerprint: Fingerprint | undefined, persisted: boolean, env: PlanEnv, context: ExplainContext): string[] {
   if (node.kind === 'generate' && env.forced.has(node.asset)) return ['forced (--regenerate)'];
-  const previous = fingerprintOf(env.state, node.id) as Fingerprint | undefined;
+  const previous = storedFingerprint(env.state, node.id);
   if (!previous) {
     const known = assetsIn(env.state).has(node.asset);
     if (!known) return ['new asset'];
@@ -191,51 +189,42 @@ interface Cause {
   absolute?: boolean;
 }
 
+/** Each run node's reasons as planned, by node id: a build reuses them when it runs the node. */
+export type Explained = ReadonlyMap<string, { key?: string; reasons: string[] }>;
+
+/** A plan, and what a build reuses from it. */
+export interface PlanResult {
+  plan: Plan;
+  /** Each decided node's decision and the input hashes it was made for. */
+  decisions: Map<string, { inputHashes: string[]; decision: NodeDecision }>;
+  explained: Explained;
+}
+
 /**
  * What a build would do, without doing it: keys are computed wherever the inputs' content
  * is known; a node downstream of one that must run is assumed to run too.
  */
-export async function planBuild(
-  graph: BuildGraph,
-  env: PlanEnv,
-  selected?: Set<string>,
-  /** Filled with each decided node's decision and the input hashes it was made for, so a build can reuse them. */
-  decisionsOut?: Map<string, { inputHashes: string[]; decision: NodeDecision }>,
-): Promise<Plan> {
-  const hashes = new Map<string, string>();
-  const planned = new Map<string, PlannedNode>();
-  const lazy = new Set<string>();
-  const decisions = new Map<string, NodeDecision>();
-  const causes = new Map<string, Cause>();
-  const contextFor = (node: GraphNode): ExplainContext => ({
-    upstream: (role: InputRole) => {
-      const input = role === 'input' ? node.inputs[0] : role === 'reference' ? node.referenceInput : node.whiteBalanceInput;
-      const cause = input ? causes.get(input) : undefined;
-      if (!cause) return undefined;
-      return cause.asset === node.asset || cause.absolute ? cause.text : `${cause.asset} ${cause.text}`;
-    },
-    profileFile: (name: string) => {
-      const ref = graph.manifest.profiles.get(name);
-      return ref?.kind === 'file' ? projectPath(graph.manifest, ref.path) : undefined;
-    },
-  });
-  /** The fingerprint with not-yet-known inputs as placeholders: enough to name what else changed. */
-  const provisional = async (node: GraphNode, inputHashes: (string | undefined)[]): Promise<Fingerprint | undefined> => {
-    try {
-      return await fingerprintNode(graph, node, inputHashes.map((h) => h ?? PENDING_INPUT), { manifest: graph.manifest, files: env.files });
-    } catch {
-      return undefined;
-    }
-  };
+export async function planBuild(graph: BuildGraph, env: PlanEnv, selected?: Set<string>): Promise<Plan> {
+  return (await planNodes(graph, env, selected)).plan;
+}
 
+/** planBuild, with the decisions and reasons a build reuses. */
+export async function planNodes(graph: BuildGraph, env: PlanEnv, selected?: Set<string>): Promise<PlanResult> {
   // The input files (source images, profile files) are hashed first, all at once: the first
-  // build of a catalogue of photos reads them side by side. Then every node is decided in
-  // graph order, each after its inputs: the cache lookups are synchronous, so nothing is
-  // gained by a promise per node waiting on others (a no-op build decides 5,000 of them).
+  // build of a catalogue of photos reads them side by side.
   await hashInputFiles(graph, env.files, selected);
-  const deliverableStats = statDeliverables(graph, env.state, selected);
-  // The decisions as values: every input is decided before its consumers (graph order, and a
-  // selection holds what its assets depend on), so no node waits on a promise of another.
+  const walk = new PlanWalk(graph, env, await decideAll(graph, env, selected), statDeliverables(graph, env.state, selected));
+  for (const id of graph.order) if (!selected || selected.has(id)) await walk.planNode(id);
+  walk.markNeededIntermediates();
+  return walk.result();
+}
+
+/**
+ * Every node decided in graph order, each after its inputs: the cache lookups are synchronous,
+ * so nothing is gained by a promise per node waiting on others (a no-op build decides 5,000
+ * of them). Undefined where an input's content is not known yet (it must run first).
+ */
+async function decideAll(graph: BuildGraph, env: PlanEnv, selected: Set<string> | undefined): Promise<Map<string, NodeDecision | undefined>> {
   const decided = new Map<string, NodeDecision | undefined>();
   for (const id of graph.order) {
     if (selected && !selected.has(id)) continue;
@@ -248,123 +237,185 @@ export async function planBuild(
     }
     decided.set(id, inputHashes.length === node.inputs.length ? await decideNode(graph, node, inputHashes, env) : undefined);
   }
+  return decided;
+}
 
-  for (const id of graph.order) {
-    if (selected && !selected.has(id)) continue;
-    const node = graph.nodes.get(id) as GraphNode;
-    const inputHashes = node.inputs.map((input) => hashes.get(input));
+/** One pass of planNodes over the graph: each node's action and reasons, and the causes it hands on. */
+class PlanWalk {
+  private readonly hashes = new Map<string, string>();
+  private readonly planned = new Map<string, PlannedNode>();
+  /** Cheap intermediates (not stored): they run only if a running consumer needs their pixels. */
+  private readonly lazy = new Set<string>();
+  private readonly decisions = new Map<string, { inputHashes: string[]; decision: NodeDecision }>();
+  private readonly causes = new Map<string, Cause>();
+
+  constructor(
+    private readonly graph: BuildGraph,
+    private readonly env: PlanEnv,
+    private readonly decided: Map<string, NodeDecision | undefined>,
+    private readonly deliverableStats: Map<string, FileStat | null>,
+  ) {}
+
+  private contextFor(node: GraphNode): ExplainContext {
+    return {
+      upstream: (role: InputRole) => {
+        const input = role === 'input' ? node.inputs[0] : role === 'reference' ? node.referenceInput : node.whiteBalanceInput;
+        const cause = input ? this.causes.get(input) : undefined;
+        if (!cause) return undefined;
+        return cause.asset === node.asset || cause.absolute ? cause.text : `${cause.asset} ${cause.text}`;
+      },
+      profileFile: (name: string) => {
+        const ref = this.graph.manifest.profiles.get(name);
+        return ref?.kind === 'file' ? projectPath(this.graph.manifest, ref.path) : undefined;
+      },
+    };
+  }
+
+  /** The fingerprint with not-yet-known inputs as placeholders: enough to name what else changed. */
+  private async provisional(node: GraphNode, inputHashes: (string | undefined)[]): Promise<Fingerprint | undefined> {
+    try {
+      return await fingerprintNode(this.graph, node, inputHashes.map((h) => h ?? PENDING_INPUT), { manifest: this.graph.manifest, files: this.env.files });
+    } catch {
+      return undefined;
+    }
+  }
+
+  async planNode(id: string): Promise<void> {
+    const node = this.graph.nodes.get(id) as GraphNode;
+    const inputHashes = node.inputs.map((input) => this.hashes.get(input));
     const known = inputHashes.every((h): h is string => h !== undefined);
-    const decision = known ? decided.get(id) : undefined;
-    if (decision) decisions.set(id, decision);
-    if (decision) decisionsOut?.set(id, { inputHashes: inputHashes as string[], decision });
-    if (decision?.outputHash) hashes.set(id, decision.outputHash);
-    let action: PlanAction = 'run';
-    let reasons: string[] = [];
-    const previous = env.state.nodes[id];
-    if (decision && (decision.record || !decision.persisted)) {
-      action = 'cached';
-      if (!decision.persisted && node.kind !== 'source' && node.kind !== 'prompt') lazy.add(id);
-      if (node.kind === 'source') {
-        // The same key is the same fingerprint: only a changed one is read and explained.
-        const fingerprint = previous && previous.key !== decision.key ? (fingerprintOf(env.state, id) as Fingerprint | undefined) : undefined;
-        reasons = fingerprint && fingerprint.hash !== decision.fingerprint.hash ? explainChange(fingerprint, decision.fingerprint) : [];
-        if (reasons[0]) causes.set(id, { asset: node.asset, text: reasons[0], absolute: true });
-      } else if (previous && previous.key !== decision.key) {
-        const fingerprint = lazy.has(id) ? (fingerprintOf(env.state, id) as Fingerprint | undefined) : undefined;
-        // A cheap intermediate whose only change is its input passes the upstream cause on.
-        const own = fingerprint ? explainChange(fingerprint, { ...decision.fingerprint, input: fingerprint.input }) : ['changed'];
-        const inherited = own.length === 0 ? causes.get(node.inputs[0] as string) : undefined;
-        causes.set(id, inherited ?? { asset: node.asset, text: lazy.has(id) ? `${node.kind} runs` : `${node.kind} result changed (found in the cache)` });
-      }
-      if (node.kind === 'render' && decision.record) {
-        const file = deliverablePath(graph.manifest, node.asset, node.target as string);
-        decision.deliverableIntact = deliverableIntact(graph.manifest, file, decision.record.output.hash, env.state, deliverableStats.get(file));
-        if (!decision.deliverableIntact) {
-          const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
-          reasons = [`${projectPath(graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
-        }
-      }
-    } else {
-      const fingerprint = decision?.fingerprint ?? (await provisional(node, inputHashes));
-      reasons = changeReasons(node, fingerprint, decision?.persisted ?? true, env, contextFor(node));
-      const variants = decision?.variants;
-      if (variants && reasons[0]?.startsWith('cache entry missing') && variants.missing.length < variants.candidates.length) {
-        reasons = [`variants: ${variants.missing.length} more candidate(s) to generate (${variants.missing.map((i) => `#${i}`).join(', ')}); candidate ${variants.pick} stays picked`];
-      }
-      const onlyUpstream = reasons.every((r) => r.startsWith('upstream changed'));
-      causes.set(id, (onlyUpstream ? causes.get(node.inputs[0] as string) : undefined) ?? { asset: node.asset, text: `${node.kind} runs` });
-    }
-    let estimatedCostUsd = 0;
-    if (node.kind === 'generate' && action === 'run') {
-      const asset = graph.assets.get(node.asset);
-      if (asset) {
-        const params = await resolvedGenerateParams(asset, graph.manifest);
-        const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
-        estimatedCostUsd = calls * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
-      }
-    }
-    planned.set(id, {
+    const decision = known ? this.decided.get(id) : undefined;
+    if (decision) this.decisions.set(id, { inputHashes: inputHashes as string[], decision });
+    if (decision?.outputHash) this.hashes.set(id, decision.outputHash);
+    const cached = !!decision && (!!decision.record || !decision.persisted);
+    const reasons = cached ? this.cachedReasons(node, decision) : await this.runReasons(node, decision, inputHashes);
+    this.planned.set(id, {
       id,
       asset: node.asset,
       kind: node.kind,
       ...(node.target ? { target: node.target } : {}),
-      action,
+      action: cached ? 'cached' : 'run',
       reasons,
       ...(decision ? { key: decision.key } : {}),
       ...(decision?.record ? { outputHash: decision.record.output.hash } : {}),
-      estimatedCostUsd,
-      ...(isPassThrough(graph, node) ? { passThrough: true } : {}),
+      estimatedCostUsd: cached ? 0 : await estimatedCost(this.graph, node, decision),
+      ...(isPassThrough(this.graph, node) ? { passThrough: true } : {}),
     });
   }
 
-  // Cheap intermediates run only when something downstream that runs needs their pixels.
-  const neededBy = new Map<string, string[]>();
-  const runningConsumers = (id: string): string[] =>
-    (graph.dependents.get(id) ?? []).flatMap((d) => {
-      const consumer = planned.get(d);
-      const consumerNode = graph.nodes.get(d) as GraphNode;
+  /** A node found in the cache (or not stored): no reasons, but the cause it hands downstream. */
+  private cachedReasons(node: GraphNode, decision: NodeDecision): string[] {
+    const { env } = this;
+    const previous = env.state.nodes[node.id];
+    let reasons: string[] = [];
+    if (!decision.persisted && node.kind !== 'source' && node.kind !== 'prompt') this.lazy.add(node.id);
+    if (node.kind === 'source') {
+      // The same key is the same fingerprint: only a changed one is read and explained.
+      const fingerprint = previous && previous.key !== decision.key ? storedFingerprint(env.state, node.id) : undefined;
+      reasons = fingerprint && decision.fingerprint.kind === 'source' && fingerprint.hash !== decision.fingerprint.hash ? explainChange(fingerprint, decision.fingerprint) : [];
+      if (reasons[0]) this.causes.set(node.id, { asset: node.asset, text: reasons[0], absolute: true });
+    } else if (previous && previous.key !== decision.key) {
+      const lazy = this.lazy.has(node.id);
+      const fingerprint = lazy ? storedFingerprint(env.state, node.id) : undefined;
+      // A cheap intermediate whose only change is its input passes the upstream cause on.
+      const own = fingerprint ? explainChange(fingerprint, { ...decision.fingerprint, input: fingerprint.input }) : ['changed'];
+      const inherited = own.length === 0 ? this.causes.get(node.inputs[0] as string) : undefined;
+      this.causes.set(node.id, inherited ?? { asset: node.asset, text: lazy ? `${node.kind} runs` : `${node.kind} result changed (found in the cache)` });
+    }
+    if (node.kind === 'render' && decision.record) {
+      const file = deliverablePath(this.graph.manifest, node.asset, node.target as string);
+      decision.deliverableIntact = deliverableIntact(this.graph.manifest, file, decision.record.output.hash, env.state, this.deliverableStats.get(file));
+      if (!decision.deliverableIntact) {
+        const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
+        reasons = [`${projectPath(this.graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
+      }
+    }
+    return reasons;
+  }
+
+  /** Why a node must run (its fingerprint against the last build's), and the cause it hands on. */
+  private async runReasons(node: GraphNode, decision: NodeDecision | undefined, inputHashes: (string | undefined)[]): Promise<string[]> {
+    const fingerprint = decision?.fingerprint ?? (await this.provisional(node, inputHashes));
+    let reasons = changeReasons(node, fingerprint, decision?.persisted ?? true, this.env, this.contextFor(node));
+    const variants = decision?.variants;
+    if (variants && reasons[0]?.startsWith('cache entry missing') && variants.missing.length < variants.candidates.length) {
+      reasons = [`variants: ${variants.missing.length} more candidate(s) to generate (${variants.missing.map((i) => `#${i}`).join(', ')}); candidate ${variants.pick} stays picked`];
+    }
+    const onlyUpstream = reasons.every((r) => r.startsWith('upstream changed'));
+    this.causes.set(node.id, (onlyUpstream ? this.causes.get(node.inputs[0] as string) : undefined) ?? { asset: node.asset, text: `${node.kind} runs` });
+    return reasons;
+  }
+
+  /** The running nodes that need a node's pixels, looking through pass-through nodes. */
+  private runningConsumers(id: string, neededBy: Map<string, string[]>): string[] {
+    return (this.graph.dependents.get(id) ?? []).flatMap((d) => {
+      const consumer = this.planned.get(d);
       if (!consumer) return [];
-      if (isPassThrough(graph, consumerNode)) return runningConsumers(d);
+      if (isPassThrough(this.graph, this.graph.nodes.get(d) as GraphNode)) return this.runningConsumers(d, neededBy);
       if (consumer.action !== 'run') return [];
       return neededBy.get(d) ?? [d];
     });
-  // Nothing runs (a no-op build): no intermediate is needed, and the walk is skipped.
-  const anyRuns = [...planned.values()].some((n) => n.action === 'run');
-  for (const id of anyRuns ? [...graph.order].reverse() : []) {
-    const node = planned.get(id);
-    if (!node || !lazy.has(id)) continue;
-    const running = [...new Set(runningConsumers(id))];
-    if (running.length === 0) continue;
-    const graphNode = graph.nodes.get(id) as GraphNode;
-    const decision = decisions.get(id);
-    node.action = 'run';
-    const changed = changeReasons(graphNode, decision?.fingerprint, false, env, contextFor(graphNode));
-    if (changed[0] === RECOMPUTED) {
+  }
+
+  /** Cheap intermediates run only when something downstream that runs needs their pixels. */
+  markNeededIntermediates(): void {
+    // Nothing runs (a no-op build): no intermediate is needed, and the walk is skipped.
+    if (![...this.planned.values()].some((n) => n.action === 'run')) return;
+    const neededBy = new Map<string, string[]>();
+    for (const id of [...this.graph.order].reverse()) {
+      const node = this.planned.get(id);
+      if (!node || !this.lazy.has(id)) continue;
+      const running = [...new Set(this.runningConsumers(id, neededBy))];
+      if (running.length === 0) continue;
+      const graphNode = this.graph.nodes.get(id) as GraphNode;
+      node.action = 'run';
+      const changed = changeReasons(graphNode, this.decisions.get(id)?.decision.fingerprint, false, this.env, this.contextFor(graphNode));
+      if (changed[0] !== RECOMPUTED) {
+        node.reasons = changed;
+        continue;
+      }
       neededBy.set(id, running);
       const names = running.map((c) => {
-        const consumer = graph.nodes.get(c) as GraphNode;
+        const consumer = this.graph.nodes.get(c) as GraphNode;
         const name = consumer.target ? `render:${consumer.target}` : consumer.kind;
         return consumer.asset === node.asset ? name : `${consumer.asset} ${name}`;
       });
       node.reasons = [`not stored: recomputed for ${names.join(', ')}`];
-    } else {
-      node.reasons = changed;
     }
   }
 
-  env.explained = new Map([...planned.values()].filter((n) => n.action === 'run').map((n) => [n.id, { ...(n.key ? { key: n.key } : {}), reasons: n.reasons }]));
-  const nodes = [...planned.values()].filter((n) => n.kind !== 'prompt');
-  const run = nodes.filter((n) => n.action === 'run');
-  return {
-    nodes,
-    summary: {
-      nodes: nodes.length,
-      run: run.length,
-      cached: nodes.length - run.length,
-      generate: run.filter((n) => n.kind === 'generate').length,
-      estimatedCostUsd: round(run.reduce((sum, n) => sum + n.estimatedCostUsd, 0)),
-    },
-  };
+  result(): PlanResult {
+    const all = [...this.planned.values()];
+    const explained = new Map(all.filter((n) => n.action === 'run').map((n) => [n.id, { ...(n.key ? { key: n.key } : {}), reasons: n.reasons }]));
+    const nodes = all.filter((n) => n.kind !== 'prompt');
+    const run = nodes.filter((n) => n.action === 'run');
+    const plan: Plan = {
+      nodes,
+      summary: {
+        nodes: nodes.length,
+        run: run.length,
+        cached: nodes.length - run.length,
+        generate: run.filter((n) => n.kind === 'generate').length,
+        estimatedCostUsd: round(run.reduce((sum, n) => sum + n.estimatedCostUsd, 0)),
+      },
+    };
+    return { plan, decisions: this.decisions, explained };
+  }
+}
+
+/** The fingerprint the last build recorded for a node, as a plain record to diff. */
+function storedFingerprint(state: BuildState, id: string): FingerprintFields | undefined {
+  return fingerprintOf(state, id) as FingerprintFields | undefined;
+}
+
+/** What running a node would cost: generations only, one call per missing candidate. */
+async function estimatedCost(graph: BuildGraph, node: GraphNode, decision: NodeDecision | undefined): Promise<number> {
+  if (node.kind !== 'generate') return 0;
+  const asset = graph.assets.get(node.asset);
+  if (!asset) return 0;
+  const params = await resolvedGenerateParams(asset, graph.manifest);
+  const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
+  return calls * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
 }
 
 /** Hashes (or finds unchanged by stat) every file the selected nodes' keys read, concurrently. */

@@ -2,12 +2,12 @@ import path from 'node:path';
 import { hasProvider, providerNames } from '../providers/registry.js';
 import { attachProjectRoot } from '../providers/project-root.js';
 import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
-import { compilePrompt, type PromptSpec } from '../prompt/compile.js';
+import { compilePrompt, type PromptSpec } from './prompt-compile.js';
 import type { GenerateParams, NormalizeParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
 import { promptSpans, type FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
-import { isFile, isInside } from './paths.js';
+import { isFile, isInside, staysInsideOnDisk } from './paths.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
 import type { RawAsset, RawGenerate, RawNormalize, RawUpscale } from './raw.js';
 import { quote } from './schema.js';
@@ -167,8 +167,8 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
 /** A source image must exist and lie inside the project (its bytes end up in out/). */
 function resolveSourceImage(value: string, root: string, at: Located, diagnostics: Diagnostics): string | undefined {
   const file = path.resolve(root, value);
-  if (!isInside(root, file)) {
-    diagnostics.error('E_PATH_ESCAPE', `source ${quote(value)} is outside the project directory`, at, `keep source images under ${root}`);
+  if (!isInside(root, file) || !staysInsideOnDisk(root, file)) {
+    diagnostics.error('E_PATH_ESCAPE', `source ${quote(value)} is outside the project directory${isInside(root, file) ? ' (through a symlink)' : ''}`, at, `keep source images under ${root}`);
     return undefined;
   }
   if (!isFile(file)) {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
-import { BUILTIN_PROFILES, type Limits, type ProfileRef, type ResolvedAsset, type ResolvedManifest, type ResolvedStyle } from './types.js';
+import { BUILTIN_PROFILES, isBuiltinProfile, type Limits, type ProfileRef, type ResolvedAsset, type ResolvedManifest, type ResolvedStyle } from './types.js';
 import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
 import { Diagnostics, sortDiagnostics } from './context.js';
 import { DEFAULTS, defaultProcessLimit } from './defaults.js';
@@ -188,7 +188,7 @@ function resolveOutput(value: string | undefined, root: string, source: SourceFi
     diagnostics.error('E_PATH_ESCAPE', `output ${quote(given)} is outside the project directory`, at, `use a folder inside ${root}, such as "out"`);
     return undefined;
   }
-  if (outputDir === root || isInside(path.join(root, STATE_DIR), outputDir)) {
+  if (outputDir === root || isInside(path.join(root, STATE_DIR), outputDir) || isInside(path.join(root, '.git'), outputDir)) {
     diagnostics.error('E_BAD_OUTPUT', `output ${quote(given)} would mix deliverables with the project's own files`, at, 'use a folder of its own, such as "out"');
     return undefined;
   }
@@ -197,16 +197,15 @@ function resolveOutput(value: string | undefined, root: string, source: SourceFi
 
 /**
  * Profile files may live outside the project (they are only read, e.g. a shared ICC folder).
- * Built-in profiles are always in the map, so a target can name "cmyk" without declaring it;
+ * Built-in profiles are always in the map, so a target can name "fogra39" without declaring it;
  * a declared name shadows a built-in one.
  */
 function resolveProfiles(raw: Record<string, string>, root: string, source: SourceFile, diagnostics: Diagnostics): Map<string, ProfileRef> {
   const profiles = new Map<string, ProfileRef>();
   for (const name of BUILTIN_PROFILES) profiles.set(name, { kind: 'builtin', name });
   for (const [name, value] of Object.entries(raw)) {
-    const builtin = BUILTIN_PROFILES.find((b) => b === value);
-    if (builtin) {
-      profiles.set(name, { kind: 'builtin', name: builtin });
+    if (isBuiltinProfile(value)) {
+      profiles.set(name, { kind: 'builtin', name: value });
       continue;
     }
     const at = source.valueAt(['profiles', name]);
@@ -256,8 +255,8 @@ async function includeEntries(
   if (spec.style !== undefined) checkStyleName(spec.style, known.styles, manifest.valueAt(['include', index, 'style']), diagnostics);
 
   const file = path.resolve(root, spec.file);
-  if (!isInside(root, file)) {
-    diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory`, fileAt, `keep include files under ${root}`);
+  if (!isInside(root, file) || !staysInsideOnDisk(root, file)) {
+    diagnostics.error('E_PATH_ESCAPE', `include ${quote(spec.file)} is outside the project directory${isInside(root, file) ? ' (through a symlink)' : ''}`, fileAt, `keep include files under ${root}`);
     return undefined;
   }
   const extension = path.extname(file).toLowerCase();

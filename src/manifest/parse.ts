@@ -7,31 +7,47 @@ import { locator, sourceFileOf, type Located, type ParsedText, type PositionTree
  * starts. Loaded only when a file's parse is not kept in .gpt4k/parsed/ (parse-cache.ts).
  */
 
+/** Larger manifests and include files are refused before parsing (50 MB of YAML takes seconds and memory). */
+export const MAX_SOURCE_CHARS = 16 * 1024 * 1024;
+
 /**
  * Parses YAML (JSON too: it is YAML 1.2) keeping positions. Syntax errors come back as
  * diagnostics at the parser's position and `source` is then absent; duplicate keys come back
  * as errors beside a usable `source`.
  */
 export function parseSource(file: string, text: string): { source?: SourceFile; parsed?: ParsedText; errors: Diagnostic[]; warnings: Diagnostic[] } {
+  if (text.length > MAX_SOURCE_CHARS) {
+    const mb = Math.round(text.length / (1024 * 1024));
+    return { errors: [{ code: 'E_TOO_LARGE', message: `${mb} MB is too large for a manifest or include file (the limit is ${MAX_SOURCE_CHARS / (1024 * 1024)} MB)`, at: { file, line: 1, col: 1 }, hint: 'split the assets into smaller include files, or use a CSV catalog', severity: 'error' }], warnings: [] };
+  }
   const lineCounter = new LineCounter();
   // uniqueKeys off: duplicates are reported below with the first key's position too.
   // merge: `<<: *anchor` is how people share target settings in YAML configs.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const locate = locator(file, text, lineCounter.lineStarts);
   const toDiagnostic = (e: { code: string; message: string; pos: [number, number] }, severity: 'error' | 'warning'): Diagnostic => ({
-    code: e.code === 'DUPLICATE_KEY' ? 'E_DUPLICATE_KEY' : severity === 'error' ? 'E_YAML' : 'W_YAML',
+    code: e.code === 'DUPLICATE_KEY' ? 'E_DUPLICATE_KEY' : e.code === 'TAG_RESOLVE_FAILED' ? 'E_YAML_TAG' : severity === 'error' ? 'E_YAML' : 'W_YAML',
     message: firstLine(e.message),
     ...locate(e.pos[0]),
     severity,
   });
-  const errors = doc.errors.map((e) => toDiagnostic(e, 'error'));
-  const warnings = doc.warnings.map((e) => toDiagnostic(e, 'warning'));
+  // An unknown tag (!!js/function, !!python/object) would silently become a string: refuse it.
+  const errors = [...doc.errors, ...doc.warnings.filter((e) => e.code === 'TAG_RESOLVE_FAILED')].map((e) => toDiagnostic(e, 'error'));
+  const warnings = doc.warnings.filter((e) => e.code !== 'TAG_RESOLVE_FAILED').map((e) => toDiagnostic(e, 'warning'));
   if (errors.length > 0) return { errors, warnings };
   // A duplicate key leaves a usable document (the last one wins), so checking goes on.
   errors.push(...duplicateKeys(doc, locate));
 
   const state = { plain: true };
-  const data = doc.toJS({ maxAliasCount: 100 }) ?? null;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? null;
+  } catch (err) {
+    // The yaml library's guard against alias bombs ("billion laughs"): a user error, not a crash.
+    let at = 0;
+    visit(doc, { Alias: (_key, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+    return { errors: [{ code: 'E_YAML_ALIASES', message: `too many alias expansions: ${firstLine((err as Error).message)}`, ...locate(at), hint: 'YAML aliases (*name) may expand to at most 100 copies; write the values out', severity: 'error' }], warnings };
+  }
   const parsed: ParsedText = { data, tree: positionTree(doc.contents, state), lineStarts: lineCounter.lineStarts, plain: state.plain && plainData(data) };
   return { source: sourceFileOf(file, text, parsed), parsed, errors, warnings };
 }

@@ -1,4 +1,4 @@
-import type { CompiledPrompt } from '../prompt/compile.js';
+import type { CompiledPrompt } from './prompt-compile.js';
 import type { DataPath, SourceFile } from './positions.js';
 import type { PromptSpan } from './types.js';
 

@@ -75,7 +75,7 @@ export interface RawNormalize {
   threshold?: number;
 }
 
-/** `prompt:` as a structure, compiled in a fixed order (src/prompt/compile.ts). */
+/** `prompt:` as a structure, compiled in a fixed order (src/manifest/prompt-compile.ts). */
 export interface RawStructuredPrompt {
   subject: string;
   composition?: string;

@@ -1,8 +1,8 @@
-import { BUILTIN_PROFILES, type ColorSpec, type OutputFormat, type ProfileRef, type ResolvedTarget } from './types.js';
+import { BUILTIN_PROFILES, DEFAULT_PRESS_PROFILE, type ColorSpec, type OutputFormat, type ProfileRef, type ResolvedTarget } from './types.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS } from './defaults.js';
 import { printSize } from './paper.js';
-import type { SourceFile } from './positions.js';
+import type { Located, SourceFile } from './positions.js';
 import { presetSize, type PresetName } from './presets.js';
 import { isPresetTarget, isPrintTarget, type RawColor, type RawPresetTarget, type RawPrintTarget, type RawScreenTarget, type RawTarget } from './raw.js';
 import { quote } from './schema.js';
@@ -24,9 +24,25 @@ export function resolveTargets(
         : resolveScreen(id, target);
     resolved.color = resolveColor(target.color, resolved.format, [...path, 'color'], profiles, source, diagnostics);
     resolved.at = source.keyAt(path).at;
+    checkPixelSize(resolved, source.keyAt(path), diagnostics);
     targets.set(id, resolved);
   }
   return targets;
+}
+
+/** Largest side and area a target may have: beyond them libvips runs out of memory or TIFF/JPEG cannot hold it. */
+export const MAX_TARGET_SIDE = 65_000;
+export const MAX_TARGET_PIXELS = 600_000_000;
+
+/** An absurd size (a typo'd width, a bleed in metres) fails here with its position, not as an out-of-memory crash in a render. */
+function checkPixelSize(target: ResolvedTarget, at: Located, diagnostics: Diagnostics): void {
+  if (target.width <= MAX_TARGET_SIDE && target.height <= MAX_TARGET_SIDE && target.width * target.height <= MAX_TARGET_PIXELS) return;
+  diagnostics.error(
+    'E_TARGET_TOO_LARGE',
+    `target ${quote(target.id)} would be ${target.width}x${target.height} pixels (bleed included), over the limit of ${MAX_TARGET_SIDE} px a side and ${MAX_TARGET_PIXELS / 1_000_000} megapixels`,
+    at,
+    'check the width and height, the paper, dpi and bleed_mm (in millimetres)',
+  );
 }
 
 function resolvePrint(id: string, t: RawPrintTarget, source: SourceFile, diagnostics: Diagnostics): ResolvedTarget {
@@ -114,7 +130,7 @@ function resolveColor(
   source: SourceFile,
   diagnostics: Diagnostics,
 ): ColorSpec {
-  const profile = color?.profile ?? (format === 'tiff' || format === 'pdf' ? 'cmyk' : 'srgb');
+  const profile = color?.profile ?? (format === 'tiff' || format === 'pdf' ? DEFAULT_PRESS_PROFILE : 'srgb');
   if (!profiles.has(profile)) {
     diagnostics.error(
       'E_UNKNOWN_PROFILE',

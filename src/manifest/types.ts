@@ -78,7 +78,7 @@ export interface ResolvedStyle {
 }
 
 export type ProfileRef =
-  | { kind: 'builtin'; name: 'srgb' | 'cmyk' }
+  | { kind: 'builtin'; name: BuiltinProfileName }
   | { kind: 'file'; path: string; at?: SourcePosition };
 
 export type Fit = 'cover' | 'contain' | 'fill';
@@ -86,7 +86,7 @@ export type OutputFormat = 'tiff' | 'pdf' | 'png' | 'jpeg';
 export type RenderingIntent = 'perceptual' | 'relative' | 'saturation' | 'absolute';
 
 export interface ColorSpec {
-  /** Profile name (a key of `profiles`, or a built-in: srgb, cmyk). */
+  /** Profile name (a key of `profiles`, or a built-in: srgb, fogra39, swop-tr005, libvips-cmyk). */
   profile: string;
   intent: RenderingIntent;
   bpc: boolean;
@@ -164,11 +164,23 @@ export interface PromptSpan {
   exact: boolean;
 }
 
-export const BUILTIN_PROFILES = ['srgb', 'cmyk'] as const;
+/**
+ * Built-in profiles: sRGB, the two CC0 press profiles gpt4k ships (icc/), and libvips' generic
+ * CMYK. `cmyk` is the old name of `libvips-cmyk`, kept so existing manifests build unchanged.
+ */
+export const BUILTIN_PROFILES = ['srgb', 'fogra39', 'swop-tr005', 'libvips-cmyk', 'cmyk'] as const;
+export type BuiltinProfileName = (typeof BUILTIN_PROFILES)[number];
+
+/** The press profile a CMYK target gets when it names none. */
+export const DEFAULT_PRESS_PROFILE: BuiltinProfileName = 'fogra39';
+
+export function isBuiltinProfile(name: string): name is BuiltinProfileName {
+  return (BUILTIN_PROFILES as readonly string[]).includes(name);
+}
 
 /** A target's profile by name: declared under `profiles:`, or a built-in. */
 export function profileRefFor(manifest: Pick<ResolvedManifest, 'profiles'>, name: string): ProfileRef | undefined {
   const declared = manifest.profiles.get(name);
   if (declared) return declared;
-  return name === 'srgb' || name === 'cmyk' ? { kind: 'builtin', name } : undefined;
+  return isBuiltinProfile(name) ? { kind: 'builtin', name } : undefined;
 }

@@ -9,11 +9,14 @@
  * resolution class that covers the requested long edge. `options.aspectRatio` / `options.imageSize`
  * set either explicitly.
  *
- * Output sizes, from Google's image-generation guide (ai.google.dev/gemini-api/docs/image-generation,
- * checked 2026-03): gemini-2.5-flash-image makes ~1 megapixel only (1024x1024, 1344x768, ...);
+ * Output sizes, from Google's image-generation guide and model pages (ai.google.dev/gemini-api/docs,
+ * checked 2026-12): gemini-2.5-flash-image makes ~1 megapixel only (1024x1024, 1344x768, ...);
  * gemini-3-pro-image-preview and gemini-3.1-flash-image-preview make 1K (1024x1024, 1376x768, ...),
  * 2K and 4K at 2x and 4x the edges; gemini-3.1-flash-image-preview adds 512 (half the edges) and the
- * 1:4, 4:1, 1:8 and 8:1 ratios (their pixel sizes here are approximate: ~1 megapixel at 1K).
+ * 1:4, 4:1, 1:8 and 8:1 ratios (their pixel sizes here are approximate: ~1 megapixel at 1K);
+ * gemini-3.1-flash-lite-image (Nano Banana 2 Lite, stable since 2026-06-30) makes 1K only, in the
+ * same 14 ratios. `@google/genai` 3.6's model list names the stable ids beside the previews
+ * (gemini-3-pro-image, gemini-3.1-flash-image, gemini-3.1-flash-lite-image): they are aliases here.
  */
 
 import type { GenerateParams } from '../manifest/types.js';
@@ -25,10 +28,18 @@ export type ImageSizeClass = '512' | '1K' | '2K' | '4K';
 
 export interface GeminiModelSpec {
   id: string;
+  /** Other ids Google serves the same model under (stable or preview names). */
+  aliases: readonly string[];
   /** Aspect ratio -> the 1K (or only) output size in pixels. */
   aspects: Readonly<Record<string, readonly [number, number]>>;
   /** Resolution classes `imageSize` takes; empty: the model has one size and takes no imageSize. */
   imageSizes: readonly ImageSizeClass[];
+  /** Its name in Google's docs. */
+  name: string;
+  status: 'stable' | 'preview';
+  /** Where the entry was read, and when it was last checked (YYYY-MM-DD). */
+  source: string;
+  checked: string;
 }
 
 const FLASH_25: GeminiModelSpec['aspects'] = {
@@ -64,16 +75,53 @@ const EXTREME: GeminiModelSpec['aspects'] = {
   '8:1': [2816, 352],
 };
 
+const GUIDE = 'ai.google.dev/gemini-api/docs/image-generation and the model page';
+const CHECKED = '2026-12-01';
+
 export const GEMINI_MODELS: readonly GeminiModelSpec[] = [
-  { id: 'gemini-2.5-flash-image', aspects: FLASH_25, imageSizes: [] },
-  { id: 'gemini-3-pro-image-preview', aspects: GEMINI_3, imageSizes: ['1K', '2K', '4K'] },
-  { id: 'gemini-3.1-flash-image-preview', aspects: { ...GEMINI_3, ...EXTREME }, imageSizes: ['512', '1K', '2K', '4K'] },
+  {
+    id: 'gemini-2.5-flash-image',
+    aliases: ['gemini-2.5-flash-image-preview'],
+    aspects: FLASH_25,
+    imageSizes: [],
+    name: 'Nano Banana',
+    status: 'stable',
+    source: GUIDE,
+    checked: CHECKED,
+  },
+  {
+    id: 'gemini-3-pro-image-preview',
+    aliases: ['gemini-3-pro-image', 'nano-banana-pro-preview'],
+    aspects: GEMINI_3,
+    imageSizes: ['1K', '2K', '4K'],
+    name: 'Nano Banana Pro',
+    status: 'preview',
+    source: `${GUIDE}; stable id from @google/genai 3.6 Model`,
+    checked: CHECKED,
+  },
+  {
+    id: 'gemini-3.1-flash-image-preview',
+    aliases: ['gemini-3.1-flash-image'],
+    aspects: { ...GEMINI_3, ...EXTREME },
+    imageSizes: ['512', '1K', '2K', '4K'],
+    name: 'Nano Banana 2',
+    status: 'preview',
+    source: `${GUIDE}; stable id from @google/genai 3.6 Model`,
+    checked: CHECKED,
+  },
+  {
+    id: 'gemini-3.1-flash-lite-image',
+    aliases: ['gemini-3.1-flash-lite-image-preview'],
+    aspects: { ...GEMINI_3, ...EXTREME },
+    imageSizes: ['1K'],
+    name: 'Nano Banana 2 Lite',
+    status: 'stable',
+    source: 'ai.google.dev/gemini-api/docs/models/gemini-3.1-flash-lite-image (1K only, 14 ratios); @google/genai 3.6 Model',
+    checked: CHECKED,
+  },
 ];
 
 export const DEFAULT_GEMINI_MODEL = 'gemini-2.5-flash-image';
-
-/** Old preview names that now resolve to a listed model. */
-const ALIASES: Record<string, string> = { 'gemini-2.5-flash-image-preview': 'gemini-2.5-flash-image' };
 
 /** An aspect this far (as a ratio) from the requested one is an error, not a mapping. */
 export const ASPECT_TOLERANCE = 1.1;
@@ -81,8 +129,7 @@ export const ASPECT_TOLERANCE = 1.1;
 const SCALE: Record<ImageSizeClass, number> = { '512': 0.5, '1K': 1, '2K': 2, '4K': 4 };
 
 export function geminiModelSpec(model: string): GeminiModelSpec | undefined {
-  const id = ALIASES[model] ?? model;
-  return GEMINI_MODELS.find((m) => m.id === id);
+  return GEMINI_MODELS.find((m) => m.id === model || m.aliases.includes(model));
 }
 
 /** A model id gpt4k does not know but that looks like a Gemini image model: checked as the Pro model. */
@@ -209,8 +256,8 @@ export function validateGeminiParams(params: GenerateParams, at: SourcePosition 
     if (/^gemini-.*image/.test(params.model)) {
       warn(
         'W_UNKNOWN_MODEL',
-        `model "${params.model}" is not in gpt4k's Gemini table; checking it as gemini-3-pro-image-preview`,
-        'if the API rejects an aspect or size, report it so the table can learn the model',
+        `model "${params.model}" is not in gpt4k's Gemini table (checked ${CHECKED}); checking it as gemini-3-pro-image-preview, and what that model would refuse is only a warning`,
+        'the API decides; to silence this, update gpt4k, whose table will learn the model',
       );
       spec = fallbackSpec(params.model);
     } else {
@@ -222,11 +269,14 @@ export function validateGeminiParams(params: GenerateParams, at: SourcePosition 
           : `model "${params.model}" is not a Gemini image model`,
         guess ? `did you mean "${guess}"?` : `set model: ${DEFAULT_GEMINI_MODEL} (or ${ids.slice(1).join(', ')})`,
       );
-      checkOptions(params.options, undefined, error);
+      checkOptions(params.options, undefined, error, error);
       return out;
     }
   }
-  checkOptions(params.options, spec, error);
+  // For an unknown model the relative's aspects and sizes are a guess: warn instead of refusing.
+  const known = geminiModelSpec(params.model) !== undefined;
+  const strict = known ? error : (code: string, message: string, hint?: string): void => warn('W_UNKNOWN_MODEL', `${message} (${code})`, hint);
+  checkOptions(params.options, spec, error, strict);
   const aspectOption = params.options['aspectRatio'];
   if (typeof aspectOption !== 'string' && params.size !== 'auto' && params.size !== AUTO_FROM_TARGETS) {
     const size = parseSize(params.size);
@@ -237,7 +287,7 @@ export function validateGeminiParams(params: GenerateParams, at: SourcePosition 
       const { aspect, off } = nearestAspect(spec, ratio);
       if (off > ASPECT_TOLERANCE) {
         const example = outputSize(spec, aspect, spec.imageSizes.includes('2K') ? '2K' : undefined);
-        error(
+        strict(
           'E_UNSUPPORTED_ASPECT',
           `size "${params.size}" has aspect ${ratio.toFixed(2)}:1, which ${spec.id} does not make (it makes ${Object.keys(spec.aspects).join(', ')})`,
           `the nearest is ${aspect}: use size "${example.width}x${example.height}", or set options.aspectRatio: "${aspect}" and let the renderer crop`,
@@ -252,6 +302,7 @@ function checkOptions(
   options: Record<string, unknown>,
   spec: GeminiModelSpec | undefined,
   error: (code: string, message: string, hint?: string) => void,
+  strict: (code: string, message: string, hint?: string) => void,
 ): void {
   for (const [name, value] of Object.entries(options)) {
     if (!(GEMINI_OPTIONS as readonly string[]).includes(name)) {
@@ -270,7 +321,7 @@ function checkOptions(
       if (!Object.hasOwn(spec.aspects, aspect)) {
         const parsed = /^(\d+):(\d+)$/.exec(aspect);
         const nearest = parsed ? nearestAspect(spec, Number(parsed[1]) / Number(parsed[2])).aspect : undefined;
-        error(
+        strict(
           'E_UNSUPPORTED_ASPECT',
           `aspectRatio "${aspect}" is not an aspect ratio ${spec.id} makes (it makes ${Object.keys(spec.aspects).join(', ')})`,
           nearest ? `the nearest is "${nearest}"` : 'write it like "16:9"',
@@ -280,14 +331,14 @@ function checkOptions(
     if (name === 'imageSize') {
       const size = value as string;
       if (spec.imageSizes.length === 0) {
-        error(
+        strict(
           'E_UNSUPPORTED_OPTION',
           `${spec.id} makes one resolution (about 1 megapixel) and takes no imageSize`,
           'remove imageSize (the upscaler does the rest), or use gemini-3-pro-image-preview or gemini-3.1-flash-image-preview for 2K and 4K',
         );
       } else if (!(spec.imageSizes as readonly string[]).includes(size)) {
         const upper = size.toUpperCase();
-        error(
+        strict(
           'E_INVALID_OPTION',
           `imageSize "${size}" is not a resolution ${spec.id} makes (${spec.imageSizes.join(', ')})`,
           (spec.imageSizes as readonly string[]).includes(upper) ? `write it with a capital K: "${upper}"` : `use one of: ${spec.imageSizes.join(', ')}`,

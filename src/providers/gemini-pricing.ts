@@ -9,6 +9,9 @@
  *   (image output $60 per 1M tokens); input $0.50 per 1M.
  * - gemini-3-pro-image-preview: $0.134 per 1K or 2K image, $0.24 per 4K image (image output $120
  *   per 1M tokens); input $2 per 1M (an input image is 560 tokens, about $0.0011).
+ * - gemini-3.1-flash-lite-image (Nano Banana 2 Lite, 1K only): no price table was found; Google's
+ *   launch post (2026-06-30) puts it at half the cost of Nano Banana 2, so gpt4k assumes half of
+ *   gemini-3.1-flash-image-preview's 1K price and token prices (checked 2026-12).
  * Text and thinking output: $2.50 / $3 / $12 per 1M respectively. Batch mode halves all of these;
  * gpt4k does not use it. An unknown Gemini image model is priced as the Pro model (a budget
  * should err high).
@@ -24,7 +27,7 @@
 import type { GenerateParams } from '../manifest/types.js';
 import { geminiImageConfig, geminiModelSpec, type ImageSizeClass } from './gemini-models.js';
 
-export const GEMINI_PRICES_CHECKED = '2026-03';
+export const GEMINI_PRICES_CHECKED = '2026-12';
 
 /** USD per 1M tokens. */
 export interface GeminiTokenPrices {
@@ -47,6 +50,10 @@ export const GEMINI_PRICES: Record<string, GeminiModelPrices> = {
   'gemini-3.1-flash-image-preview': {
     perImage: { '512': 0.045, '1K': 0.067, '2K': 0.101, '4K': 0.151 },
     tokens: { input: 0.5, imageOutput: 60, textOutput: 3 },
+  },
+  'gemini-3.1-flash-lite-image': {
+    perImage: { '1K': 0.034 },
+    tokens: { input: 0.25, imageOutput: 30, textOutput: 1.5 },
   },
   'gemini-3-pro-image-preview': {
     perImage: { '1K': 0.134, '2K': 0.134, '4K': 0.24 },

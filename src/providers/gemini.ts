@@ -6,7 +6,7 @@
  *
  * - Key: GEMINI_API_KEY, or the variable named by `options.apiKeyEnv`.
  * - Endpoint: `options.baseUrl`, else GOOGLE_GEMINI_BASE_URL (read by the SDK itself), else Google.
- * - The style reference goes in as an inline PNG part before the prompt text.
+ * - The style's references go in as inline image parts, in order, before the prompt text.
  * - `seed` is sent as `generationConfig.seed` when the manifest sets one.
  *
  * Retries follow retry.ts, the one policy: 429 RESOURCE_EXHAUSTED and 5xx are retried, waiting
@@ -25,7 +25,7 @@ import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams, GEMINI_TR
 import { estimateGeminiCost, geminiActualCost, type GeminiUsage } from './gemini-pricing.js';
 import { cancelled, ProviderError, retrySettings, withRetry } from './retry.js';
 import { checkImageBytes, clip, errnoCode, fromBase64, throwIfInvalid, type CheckedImage } from './self-hosted.js';
-import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+import { referenceImages, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
 const API_KEY: ApiKeySpec = { vendor: 'Gemini', defaultEnv: 'GEMINI_API_KEY', example: 'AIza', source: 'a key from https://aistudio.google.com/apikey' };
 const SERVICE = 'the Gemini API';
@@ -78,6 +78,9 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
   const client = new GoogleGenAI({
     apiKey,
     vertexai: false,
+    // @google/genai 3.x defaults to the v1 API; Google documents image generation (imageConfig,
+    // the preview image models) on v1beta, which 1.x used, so the wire stays as it was.
+    apiVersion: 'v1beta',
     httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: settings.timeoutMs },
   });
   const imageConfig = geminiImageConfig(params, request.width, request.height);
@@ -86,8 +89,8 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
     ...(Object.keys(imageConfig).length > 0 ? { imageConfig } : {}),
     ...(params.seed !== undefined ? { seed: params.seed } : {}),
   };
-  const parts: Part[] = [];
-  if (request.reference) parts.push({ inlineData: { mimeType: 'image/png', data: request.reference.image.toString('base64') } });
+  const references = referenceImages(request);
+  const parts: Part[] = references.map((ref) => ({ inlineData: { mimeType: ref.contentType ?? 'image/png', data: ref.image.toString('base64') } }));
   parts.push({ text: request.prompt });
   const secrets = [apiKey];
 
@@ -138,7 +141,8 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
         ...(response.modelVersion ? { modelVersion: response.modelVersion } : {}),
         imageConfig,
         ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        referenceAsset: request.reference?.assetId,
+        referenceAsset: references[0]?.assetId,
+        ...(references.length > 1 ? { referenceAssets: references.map((r) => r.assetId) } : {}),
         output: { format: image.format, width: image.width, height: image.height },
         responseIds,
       },

@@ -1,107 +1,68 @@
 /**
- * What each OpenAI image model accepts, and the manifest-time checks built on it, so that
- * nothing invalid ever reaches the API.
+ * The manifest-time checks of the openai provider, built on the model table
+ * (openai-model-table.ts), so that nothing invalid ever reaches the API, and nothing blocks a
+ * model the table does not know yet: an unknown `gpt-image-*` id is checked as its nearest
+ * known relative, and what that relative would refuse is a warning, for the API to decide.
  *
- * Sizes, as OpenAI documents them:
- * - gpt-image-2 family: any `WIDTHxHEIGHT` with both edges multiples of 16, the long edge at most
- *   3840 px, the aspect ratio between 1:3 and 3:1, and between 655,360 and 8,294,400 (3840x2160)
- *   pixels in all; outputs above 2560x1440 pixels are experimental (they work, with variable
- *   results), so validation warns. We read "at most 3840x2160" as a pixel budget plus an edge
- *   limit, so a portrait 2160x3840 is as valid as the landscape.
- * - gpt-image-1, gpt-image-1-mini, gpt-image-1.5: 1024x1024, 1536x1024 and 1024x1536 only.
- * - every model also takes `auto`; gpt4k adds `auto-from-targets`, which the graph resolves with
- *   `chooseSizeForAspect` before the request is made.
+ * `size` also takes `auto`; gpt4k adds `auto-from-targets`, which the graph resolves with
+ * `chooseSizeForAspect` before the request is made.
  */
 
 import { closest } from '../manifest/suggest.js';
 import type { GenerateParams } from '../manifest/types.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
+import { checkOpenAiOptions } from './openai-options.js';
+import { NEWEST_MODEL, OPENAI_MODELS, SDK_QUALITIES, type FlexibleSizeRules, type OpenAiModelSpec } from './openai-model-table.js';
+
+export { OPENAI_MODELS, type FlexibleSizeRules, type OpenAiModelSpec } from './openai-model-table.js';
+export { OPENAI_REQUEST_OPTIONS, OPENAI_TRANSPORT_OPTIONS } from './openai-options.js';
 
 export const AUTO_FROM_TARGETS = 'auto-from-targets';
-
-export interface FlexibleSizeRules {
-  multipleOf: number;
-  maxEdge: number;
-  minPixels: number;
-  maxPixels: number;
-  /** long edge / short edge */
-  maxAspect: number;
-  /** Above this many pixels the output is experimental. */
-  experimentalAbovePixels: number;
-}
-
-export interface OpenAiModelSpec {
-  id: string;
-  /** A fixed list of `WxH` sizes, or the rules of a flexible-size model. */
-  sizes: readonly string[] | FlexibleSizeRules;
-  qualities: readonly string[];
-  /** `background: transparent` is honoured. */
-  transparentBackground: boolean;
-}
-
-const QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
-const LEGACY_SIZES = ['1024x1024', '1536x1024', '1024x1536'] as const;
-
-const GPT_IMAGE_2_SIZES: FlexibleSizeRules = {
-  multipleOf: 16,
-  maxEdge: 3840,
-  minPixels: 655_360,
-  maxPixels: 3840 * 2160,
-  maxAspect: 3,
-  experimentalAbovePixels: 2560 * 1440,
-};
-
-export const OPENAI_MODELS: readonly OpenAiModelSpec[] = [
-  { id: 'gpt-image-2', sizes: GPT_IMAGE_2_SIZES, qualities: QUALITIES, transparentBackground: false },
-  { id: 'gpt-image-1.5', sizes: LEGACY_SIZES, qualities: QUALITIES, transparentBackground: true },
-  { id: 'gpt-image-1-mini', sizes: LEGACY_SIZES, qualities: QUALITIES, transparentBackground: true },
-  { id: 'gpt-image-1', sizes: LEGACY_SIZES, qualities: QUALITIES, transparentBackground: true },
-  { id: 'chatgpt-image-latest', sizes: LEGACY_SIZES, qualities: QUALITIES, transparentBackground: true },
-];
 
 /**
  * The spec for a model id, dated snapshots included (`gpt-image-2-2026-04-21` is gpt-image-2).
  * Undefined for a model gpt4k does not know.
  */
 export function openAiModelSpec(model: string): OpenAiModelSpec | undefined {
-  const exact = OPENAI_MODELS.find((m) => m.id === model);
+  const exact = OPENAI_MODELS.find((m) => m.id === model || m.snapshots.includes(model));
   if (exact) return exact;
-  // Longest id first, so gpt-image-1-mini-... is not read as gpt-image-1.
+  // A snapshot the table does not list yet. Longest id first, so gpt-image-1-mini-... is not
+  // read as gpt-image-1.
   const byLength = [...OPENAI_MODELS].sort((a, b) => b.id.length - a.id.length);
   return byLength.find((m) => new RegExp(`^${escapeRegExp(m.id)}-\\d{4}-\\d{2}-\\d{2}$`).test(model));
 }
 
-/** Options a request may carry, beyond model, prompt, size and quality. */
-export const OPENAI_REQUEST_OPTIONS = [
-  'background',
-  'output_format',
-  'output_compression',
-  'moderation',
-  'input_fidelity',
-  'user',
-] as const;
+/** A model's spec, whether the table knows it (`known`) or it is checked as a relative. */
+export interface ResolvedModel {
+  spec: OpenAiModelSpec;
+  known: boolean;
+  /** For an unknown model: the id it is checked as. */
+  like?: string;
+}
 
 /**
- * Options that steer the transport, not the image: they must not change a cache key.
- * (The graph may leave these out of the generate node's key.)
+ * The spec `model` is checked against: its own, or for an unknown GPT image id, the newest
+ * known model of the same variant (`gpt-image-2.7-flare` is checked as gpt-image-2.6-flare,
+ * `gpt-image-3` as the newest model). Undefined for an id that is no GPT image model.
  */
-export const OPENAI_TRANSPORT_OPTIONS = [
-  'apiKeyEnv',
-  'baseURL',
-  'maxRetries',
-  'retryBaseDelayMs',
-  'retryMaxDelayMs',
-  'timeoutMs',
-] as const;
+export function resolveOpenAiModel(model: string): ResolvedModel | undefined {
+  const spec = openAiModelSpec(model);
+  if (spec) return { spec, known: true };
+  if (!/^(chatgpt-)?gpt-image-/.test(model)) return undefined;
+  const variant = variantOf(model);
+  const current = OPENAI_MODELS.filter((m) => m.status.kind === 'current' || m.status.kind === 'preview');
+  const relative =
+    (variant ? current.find((m) => variantOf(m.id) === variant) : undefined) ??
+    current.find((m) => m.id === NEWEST_MODEL) ??
+    (current[0] as OpenAiModelSpec);
+  return { spec: { ...relative, id: model, snapshots: [] }, known: false, like: relative.id };
+}
 
-const KNOWN_OPTIONS: readonly string[] = [...OPENAI_REQUEST_OPTIONS, ...OPENAI_TRANSPORT_OPTIONS];
-
-/** Parameters of retired models, with the fix. */
-const RETIRED_OPTIONS: Record<string, string> = {
-  response_format: 'GPT image models always return base64; remove it',
-  style: 'the "style" parameter belonged to dall-e-3; describe the style in the prompt instead',
-  n: 'gpt4k makes one image per asset; remove it',
-};
+/** `sunburst` of gpt-image-2.6-sunburst-2026-11-04, `mini` of gpt-image-1-mini; undefined for gpt-image-2. */
+function variantOf(model: string): string | undefined {
+  const m = /^(?:chatgpt-)?gpt-image-[\d.]+-([a-z]+)/.exec(model);
+  return m?.[1];
+}
 
 const RETIRED_QUALITIES: Record<string, string> = { hd: 'high', standard: 'medium' };
 
@@ -192,7 +153,7 @@ export function nearestValidSize(spec: OpenAiModelSpec, wanted: Size): string {
  * @example chooseSizeForAspect('gpt-image-2', 16 / 9) // "2560x1440"
  */
 export function chooseSizeForAspect(model: string, aspect: number): string {
-  const spec = openAiModelSpec(model) ?? fallbackSpec(model);
+  const spec = resolveOpenAiModel(model)?.spec ?? newestSpec();
   const target = Number.isFinite(aspect) && aspect > 0 ? aspect : 1;
   const candidates = validSizes(spec, { experimental: false }).map((size) => ({
     size,
@@ -208,8 +169,10 @@ export function chooseSizeForAspect(model: string, aspect: number): string {
 }
 
 /**
- * Manifest-time checks of `generate` parameters for the openai provider: the model, the quality,
- * the size and every option, each error with its fix.
+ * Manifest-time checks of `generate` parameters for the openai provider: the model (a shut-down
+ * one is an error naming its successor), the quality, the size and every option, each error
+ * with its fix. For a model the table does not know, what its nearest relative would refuse is
+ * a warning: gpt4k's table must never be what blocks a model released after it.
  */
 export function validateOpenAiParams(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -221,36 +184,58 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
   };
 
   const model = params.model;
-  let spec = openAiModelSpec(model);
-  if (!spec) {
-    if (/^dall-e/i.test(model)) {
-      error('E_UNSUPPORTED_MODEL', `model "${model}" is not supported: DALL·E models are retired`, 'use "gpt-image-2"');
-      return out;
-    }
-    if (/^gpt-image-/.test(model)) {
-      warn(
-        'W_UNKNOWN_MODEL',
-        `model "${model}" is not in gpt4k's table; checking it as gpt-image-2`,
-        'if the API rejects a size or option, report it so the table can learn the model',
-      );
-      spec = fallbackSpec(model);
-    } else {
-      const guess = closest(model, OPENAI_MODELS.map((m) => m.id));
-      error(
-        'E_UNKNOWN_MODEL',
-        `model "${model}" is not an OpenAI image model`,
-        guess ? `did you mean "${guess}"?` : `use one of: ${OPENAI_MODELS.map((m) => m.id).join(', ')}`,
-      );
-      return out;
-    }
+  const resolved = resolveOpenAiModel(model);
+  if (!resolved) {
+    const guess = closest(model, currentIds());
+    error(
+      'E_UNKNOWN_MODEL',
+      `model "${model}" is not an OpenAI image model`,
+      guess ? `did you mean "${guess}"?` : `use one of: ${currentIds().join(', ')}`,
+    );
+    return out;
   }
+  const { spec, known } = resolved;
+  if (!checkStatus(spec, error, warn)) return out;
+  if (!known) {
+    warn(
+      'W_UNKNOWN_MODEL',
+      `model "${model}" is not in gpt4k's table (checked ${spec.checked}); checking it as ${resolved.like}, and what that model would refuse is only a warning`,
+      'the API decides; to silence this, update gpt4k, whose table will learn the model',
+    );
+  }
+  // For an unknown model, the relative's limits are a guess: warn instead of refusing.
+  const strict = known ? error : (code: string, message: string, hint?: string): void => warn('W_UNKNOWN_MODEL', `${message} (as ${resolved.like}; ${code})`, hint);
 
   const badQuality = qualityProblem(spec, params.quality);
-  if (badQuality) error('E_INVALID_QUALITY', badQuality.message, badQuality.hint);
+  if (badQuality) {
+    // A value outside the SDK's own quality type cannot be sent at all, known model or not.
+    const sendable = (SDK_QUALITIES as readonly string[]).includes(params.quality);
+    (sendable ? strict : error)('E_INVALID_QUALITY', badQuality.message, badQuality.hint);
+  }
 
-  checkSize(spec, params.size, error, warn);
-  checkOptions(spec, params.options, error, warn);
+  checkSize(spec, params.size, error, strict, warn);
+  checkOpenAiOptions(spec, params.options, error, warn);
   return out;
+}
+
+/** A shut-down model is an error, a deprecated one a warning; false when nothing else is worth checking. */
+function checkStatus(spec: OpenAiModelSpec, error: Report, warn: Report): boolean {
+  const status = spec.status;
+  const instead = (ids: readonly string[]): string =>
+    ids.length === 2 ? `use "${ids[0]}" (finals) or "${ids[1]}" (drafts)` : `use ${ids.map((id) => `"${id}"`).join(' or ')}`;
+  if (status.kind === 'shut-down') {
+    error('E_UNSUPPORTED_MODEL', `model "${spec.id}" was shut down on ${status.date}: OpenAI no longer serves it`, `${instead(status.successors)}; both make every size ${spec.id} made`);
+    return false;
+  }
+  if (status.kind === 'deprecated') {
+    const until = status.shutdown ? ` and shuts down on ${status.shutdown}` : '';
+    warn('W_DEPRECATED_MODEL', `model "${spec.id}" is deprecated${until}`, instead(status.successors));
+  }
+  return true;
+}
+
+function currentIds(): string[] {
+  return OPENAI_MODELS.filter((m) => m.status.kind !== 'shut-down').map((m) => m.id);
 }
 
 /** Why `quality` is not one `spec`'s model takes (E_INVALID_QUALITY), with the fix; undefined when it is. */
@@ -258,6 +243,14 @@ export function qualityProblem(spec: OpenAiModelSpec, quality: string): { messag
   if (spec.qualities.includes(quality)) return undefined;
   const retired = RETIRED_QUALITIES[quality];
   if (retired) return { message: `quality "${quality}" belonged to dall-e-3; ${spec.id} takes ${spec.qualities.join(', ')}`, hint: `use "${retired}"` };
+  const takers = OPENAI_MODELS.filter((m) => m.status.kind === 'current' && m.qualities.includes(quality)).map((m) => m.id);
+  if (takers.length > 0) {
+    const best = spec.qualities.filter((q) => q !== 'auto').at(-1) ?? 'high';
+    return {
+      message: `quality "${quality}" is not a quality of ${spec.id} (it takes ${spec.qualities.join(', ')})`,
+      hint: `use "${best}", or a model that takes "${quality}": ${takers.join(', ')}`,
+    };
+  }
   const guess = closest(quality, spec.qualities);
   return {
     message: `quality "${quality}" is not a quality of ${spec.id}`,
@@ -265,9 +258,22 @@ export function qualityProblem(spec: OpenAiModelSpec, quality: string): { messag
   };
 }
 
-type Report = (code: string, message: string, hint?: string) => void;
+/**
+ * Why an edit with `count` input images is more than `model` takes (E_TOO_MANY_REFERENCES), or
+ * undefined. An unknown model is held to its relative's limit: the request would be refused.
+ */
+export function referenceLimitProblem(model: string, count: number): { message: string; hint: string } | undefined {
+  const spec = resolveOpenAiModel(model)?.spec;
+  if (!spec || count <= spec.maxReferenceImages) return undefined;
+  return {
+    message: `${count} reference images are more than ${model} takes in one edit (at most ${spec.maxReferenceImages})`,
+    hint: `list at most ${spec.maxReferenceImages} references`,
+  };
+}
 
-function checkSize(spec: OpenAiModelSpec, sizeText: string, error: Report, warn: Report): void {
+export type Report = (code: string, message: string, hint?: string) => void;
+
+function checkSize(spec: OpenAiModelSpec, sizeText: string, error: Report, strict: Report, warn: Report): void {
   if (sizeText === 'auto' || sizeText === AUTO_FROM_TARGETS) return;
   const size = parseSize(sizeText);
   if (!size) {
@@ -280,7 +286,7 @@ function checkSize(spec: OpenAiModelSpec, sizeText: string, error: Report, warn:
   }
   const problem = sizeProblem(spec, size);
   if (problem) {
-    error(
+    strict(
       'E_INVALID_SIZE',
       `size "${sizeText}" is not a size ${spec.id} makes: ${problem}`,
       `the nearest valid size is "${nearestValidSize(spec, size)}"`,
@@ -297,87 +303,8 @@ function checkSize(spec: OpenAiModelSpec, sizeText: string, error: Report, warn:
   }
 }
 
-function checkOptions(spec: OpenAiModelSpec, options: Record<string, unknown>, error: Report, warn: Report): void {
-  for (const [name, value] of Object.entries(options)) {
-    const retired = RETIRED_OPTIONS[name];
-    if (retired) {
-      error('E_RETIRED_OPTION', `option "${name}" is not accepted by ${spec.id}`, retired);
-      continue;
-    }
-    if (!KNOWN_OPTIONS.includes(name)) {
-      const guess = closest(name, KNOWN_OPTIONS);
-      error(
-        'E_UNKNOWN_OPTION',
-        `unknown openai option "${name}"`,
-        guess ? `did you mean "${guess}"?` : `known options: ${KNOWN_OPTIONS.join(', ')}`,
-      );
-      continue;
-    }
-    const problem = optionProblem(name, value);
-    if (problem) error('E_INVALID_OPTION', `option ${name}: ${JSON.stringify(value)} ${problem}`);
-  }
-  const format = options['output_format'];
-  if (options['output_compression'] !== undefined && format !== 'jpeg' && format !== 'webp') {
-    error(
-      'E_INVALID_OPTION',
-      'option output_compression applies only to output_format jpeg or webp',
-      'set output_format: jpeg (or webp), or remove output_compression',
-    );
-  }
-  if (options['background'] === 'transparent') {
-    if (format === 'jpeg') {
-      error('E_INVALID_OPTION', 'background "transparent" needs output_format png or webp, not jpeg', 'use output_format: png');
-    } else if (!spec.transparentBackground) {
-      warn(
-        'W_UNSUPPORTED_OPTION',
-        `${spec.id} does not currently make transparent backgrounds`,
-        'use gpt-image-1.5 for transparent cut-outs, or background: opaque',
-      );
-    }
-  }
-}
-
-function optionProblem(name: string, value: unknown): string | undefined {
-  const oneOf = (values: readonly string[]): string | undefined =>
-    typeof value === 'string' && values.includes(value) ? undefined : `must be one of ${values.join(', ')}`;
-  const number = (min: number, max = Infinity, integer = true): string | undefined =>
-    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value))
-      ? undefined
-      : `must be ${integer ? 'an integer' : 'a number'} ${max === Infinity ? `>= ${min}` : `from ${min} to ${max}`}`;
-  switch (name) {
-    case 'background':
-      return oneOf(['transparent', 'opaque', 'auto']);
-    case 'output_format':
-      return oneOf(['png', 'jpeg', 'webp']);
-    case 'output_compression':
-      return number(0, 100);
-    case 'moderation':
-      return oneOf(['auto', 'low']);
-    case 'input_fidelity':
-      return oneOf(['high', 'low']);
-    case 'user':
-      return typeof value === 'string' ? undefined : 'must be a string';
-    case 'apiKeyEnv':
-      return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(value)
-        ? undefined
-        : 'must name an environment variable (letters, digits, _)';
-    case 'baseURL':
-      return typeof value === 'string' && /^https?:\/\//.test(value) ? undefined : 'must be an http(s) URL';
-    case 'maxRetries':
-      return number(0, 100);
-    case 'retryBaseDelayMs':
-    case 'retryMaxDelayMs':
-      return number(0);
-    case 'timeoutMs':
-      return number(1, Infinity, false);
-    default:
-      return undefined;
-  }
-}
-
-/** A model id gpt4k does not know but that looks like a GPT image model: check it as gpt-image-2. */
-function fallbackSpec(model: string): OpenAiModelSpec {
-  return { ...(OPENAI_MODELS[0] as OpenAiModelSpec), id: model };
+function newestSpec(): OpenAiModelSpec {
+  return OPENAI_MODELS.find((m) => m.id === NEWEST_MODEL) as OpenAiModelSpec;
 }
 
 function isFixed(sizes: OpenAiModelSpec['sizes']): sizes is readonly string[] {

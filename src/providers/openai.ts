@@ -1,6 +1,7 @@
 /**
  * The `openai` provider: GPT image models through the official SDK, `images.generate` for a
- * prompt and `images.edit` (multipart, the reference PNG attached) for a style reference.
+ * prompt and `images.edit` (multipart, every reference image attached in order, up to the
+ * model's limit) for a style's references. Requests are built as the SDK's own parameter types.
  *
  * The SDK's own retries are off (`maxRetries: 0`): `withRetry` is the one policy, so every
  * request actually sent passes `context.acquireRate` and is counted. What this file throws is
@@ -19,11 +20,12 @@ import { apiKeyProblem, readApiKey, type ApiKeySpec } from './api-key.js';
 import { checkImageBytes, type CheckedImage } from './check-image.js';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
-import { AUTO_FROM_TARGETS, chooseSizeForAspect, OPENAI_REQUEST_OPTIONS, validateOpenAiParams } from './openai-models.js';
+import { AUTO_FROM_TARGETS, chooseSizeForAspect, referenceLimitProblem, validateOpenAiParams } from './openai-models.js';
 import { OPENAI_TRANSPORT_OPTIONS } from './openai-models.js';
+import { SDK_QUALITIES, type SdkQuality } from './openai-model-table.js';
 import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing.js';
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
-import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+import { referenceImages, type ReferenceImage, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
 const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
@@ -64,6 +66,9 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
       diagnostics: invalid,
     });
   }
+  const references = referenceImages(request);
+  const tooMany = referenceLimitProblem(params.model, references.length);
+  if (tooMany) throw new GptError('E_TOO_MANY_REFERENCES', `${request.assetId}: ${tooMany.message}`, { hint: tooMany.hint });
   const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
   const baseURL = typeof params.options['baseURL'] === 'string' ? params.options['baseURL'] : undefined;
@@ -71,9 +76,9 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
 
   const size =
     params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height) : params.size;
-  const sent = requestBody(params, size, request.reference !== undefined);
-  const endpoint = request.reference ? 'images/edits' : 'images/generations';
-  const body = withPrompt(sent, request.prompt);
+  const sent = requestBody(params, size);
+  const edit = references.length > 0;
+  const endpoint = edit ? 'images/edits' : 'images/generations';
   const secrets = [apiKey];
 
   let requests = 0;
@@ -84,19 +89,8 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     await context.acquireRate?.();
     if (context.signal.aborted) throw cancelled();
     requests++;
-    const options = { signal: context.signal };
     try {
-      const { data, request_id } = request.reference
-        ? await client.images
-            .edit(
-              {
-                ...(body as unknown as OpenAI.ImageEditParamsNonStreaming),
-                image: await toFile(request.reference.image, `${request.reference.assetId}.png`, { type: 'image/png' }),
-              },
-              options,
-            )
-            .withResponse()
-        : await client.images.generate(body as unknown as OpenAI.ImageGenerateParamsNonStreaming, options).withResponse();
+      const { data, request_id } = await callImagesApi(client, sent, request.prompt, references, context.signal);
       if (request_id) requestIds.push(request_id);
       return { data, requestId: request_id };
     } catch (err) {
@@ -136,8 +130,9 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
       meta: {
         provider: 'openai',
         endpoint,
-        ...sent,
-        referenceAsset: request.reference?.assetId,
+        ...pickDefined(sentFields(sent, edit)),
+        ...(references.length > 0 ? { referenceAsset: references[0]!.assetId } : {}),
+        ...(references.length > 1 ? { referenceAssets: references.map((r) => r.assetId) } : {}),
         output: { format: image.format, width: image.width, height: image.height },
         response: pickDefined({
           size: data.size,
@@ -159,28 +154,77 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
   }
 }
 
+/** One request: `images.generate`, or `images.edit` with every reference attached in order. */
+async function callImagesApi(client: OpenAI, sent: SentBody, prompt: string, references: ReferenceImage[], signal: AbortSignal) {
+  const { moderation, input_fidelity, ...shared } = sent;
+  if (references.length === 0) {
+    const body: OpenAI.ImageGenerateParamsNonStreaming = { ...shared, moderation, prompt };
+    return client.images.generate(body, { signal }).withResponse();
+  }
+  const images = await Promise.all(
+    references.map((ref) => toFile(ref.image, uploadName(ref.assetId, ref.contentType), { type: ref.contentType ?? 'image/png' })),
+  );
+  const body: OpenAI.ImageEditParamsNonStreaming = { ...shared, input_fidelity, prompt, image: images.length === 1 ? images[0]! : images };
+  return client.images.edit(body, { signal }).withResponse();
+}
+
+/** The fields the endpoint actually takes: no moderation on edits, no input_fidelity on generations. */
+function sentFields(sent: SentBody, edit: boolean): Record<string, unknown> {
+  const { moderation, input_fidelity, ...shared } = sent;
+  return edit ? { ...shared, input_fidelity } : { ...shared, moderation };
+}
+
+/** The request as sent, minus prompt and images: the fields both endpoints share, typed as the SDK types them. */
+interface SentBody {
+  model: string;
+  size: string;
+  quality: SdkQuality;
+  n: number;
+  background?: 'transparent' | 'opaque' | 'auto';
+  output_format?: 'png' | 'webp' | 'jpeg';
+  output_compression?: number;
+  complexity?: 'low' | 'medium' | 'high';
+  safety_identifier?: string;
+  user?: string;
+  /** Generations only. */
+  moderation?: 'low' | 'auto';
+  /** Edits only. */
+  input_fidelity?: 'high' | 'low';
+}
+
 /**
  * The request as sent (minus prompt and image): model, size, quality, n: 1 and the request
- * options the manifest set. Never `response_format`: GPT image models always answer in base64.
+ * options the manifest set, each narrowed to the SDK's type (validation already refused any
+ * other value). Never `response_format`: GPT image models always answer in base64.
  */
-function requestBody(params: GenerateParams, size: string, edit: boolean): Record<string, unknown> {
-  const body: Record<string, unknown> = { model: params.model, size, quality: params.quality, n: 1 };
-  for (const name of OPENAI_REQUEST_OPTIONS) {
-    const value = params.options[name];
-    if (value === undefined) continue;
-    // The edits endpoint has no moderation parameter; generations have no input_fidelity.
-    if (edit && name === 'moderation') continue;
-    if (!edit && name === 'input_fidelity') continue;
-    body[name] = value;
-  }
-  return body;
+function requestBody(params: GenerateParams, size: string): SentBody {
+  const o = params.options;
+  const quality = oneOf(params.quality, SDK_QUALITIES);
+  if (quality === undefined) throw new GptError('E_INVALID_QUALITY', `quality "${params.quality}" is not one the images API takes`);
+  return {
+    model: params.model,
+    size,
+    quality,
+    n: 1,
+    background: oneOf(o['background'], ['transparent', 'opaque', 'auto'] as const),
+    output_format: oneOf(o['output_format'], ['png', 'webp', 'jpeg'] as const),
+    output_compression: typeof o['output_compression'] === 'number' ? o['output_compression'] : undefined,
+    complexity: oneOf(o['complexity'], ['low', 'medium', 'high'] as const),
+    safety_identifier: typeof o['safety_identifier'] === 'string' ? o['safety_identifier'] : undefined,
+    user: typeof o['user'] === 'string' ? o['user'] : undefined,
+    moderation: oneOf(o['moderation'], ['low', 'auto'] as const),
+    input_fidelity: oneOf(o['input_fidelity'], ['high', 'low'] as const),
+  };
 }
 
-/** Fills the prompt in: kept out of `requestBody` so meta does not repeat it. */
-function withPrompt<T extends Record<string, unknown>>(body: T, prompt: string): T & { prompt: string } {
-  return { ...body, prompt };
+function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
+  return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : undefined;
 }
 
+function uploadName(id: string, contentType: string | undefined): string {
+  const ext = contentType === 'image/jpeg' ? 'jpg' : contentType === 'image/webp' ? 'webp' : 'png';
+  return `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.${ext}`;
+}
 
 /**
  * Decodes the base64 image and proves it whole (check-image.ts). A 200 that fails here

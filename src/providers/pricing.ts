@@ -8,6 +8,12 @@
  * - gpt-image-2: the same guide's output examples as reported at launch (2026-04-21):
  *   1024x1024 $0.006 / $0.053 / $0.211, 1536x1024 and 1024x1536 $0.005 / $0.041 / $0.165;
  *   tokens: text input $5, image input $8, image output $30 per 1M.
+ * - gpt-image-2.5-sunburst / -flare (2026-09-08) and gpt-image-2.6-sunburst / -flare
+ *   (2026-11-04): billed by tokens at gpt-image-2's prices ($5 / $8 / $30 per 1M; reported at
+ *   each launch by docs.laozhang.ai and docs.apiyi.com, checked 2026-12), so low, medium and high
+ *   are priced as gpt-image-2's. No per-image figure is published for `xhigh` and `max`: their
+ *   output tokens depend on the image, so gpt4k assumes a conservative 2x (xhigh) and 3x (max)
+ *   the high price, and `estimateBasis` says so; the actual cost always comes from `usage`.
  * Per-image prices cover the output image only; edits add the input image's tokens, which the
  * actual cost (from `usage`) includes.
  *
@@ -35,12 +41,20 @@ import {
   AUTO_FROM_TARGETS,
   chooseSizeForAspect,
   formatSize,
-  openAiModelSpec,
   parseSize,
+  resolveOpenAiModel,
   validSizes,
 } from './openai-models.js';
 
-export const PRICES_CHECKED = '2026-05';
+/** The table id a model prices as: its own, a snapshot's family, or an unknown model's relative. */
+function familyOf(model: string): string | undefined {
+  const resolved = resolveOpenAiModel(model);
+  return resolved ? (resolved.like ?? resolved.spec.id) : undefined;
+}
+
+export const PRICES_CHECKED = '2026-12';
+
+type PricedQuality = 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
 /** USD per 1M tokens. */
 export interface TokenPrices {
@@ -52,10 +66,16 @@ export interface TokenPrices {
 }
 
 export interface ModelPrices {
-  /** quality -> size -> USD per image. */
-  perImage: Record<'low' | 'medium' | 'high', Record<string, number>>;
+  /** quality -> size -> USD per image; xhigh and max only on the models that take them. */
+  perImage: Record<'low' | 'medium' | 'high', Record<string, number>> & Partial<Record<'xhigh' | 'max', Record<string, number>>>;
+  /** Qualities whose per-image figure is gpt4k's conservative assumption, not a published price. */
+  assumed?: readonly PricedQuality[];
   tokens: TokenPrices;
 }
+
+/** The conservative xhigh and max figures: the high row times 2 and 3. */
+const XHIGH_FACTOR = 2;
+const MAX_FACTOR = 3;
 
 const legacy = (square: [number, number, number], oblong: [number, number, number]): ModelPrices['perImage'] => ({
   low: { '1024x1024': square[0], '1536x1024': oblong[0], '1024x1536': oblong[0] },
@@ -63,11 +83,29 @@ const legacy = (square: [number, number, number], oblong: [number, number, numbe
   high: { '1024x1024': square[2], '1536x1024': oblong[2], '1024x1536': oblong[2] },
 });
 
-export const OPENAI_PRICES: Record<string, ModelPrices> = {
-  'gpt-image-2': {
-    perImage: legacy([0.006, 0.053, 0.211], [0.005, 0.041, 0.165]),
-    tokens: { textInput: 5, imageInput: 8, imageOutput: 30 },
+const scaled = (row: Record<string, number>, factor: number): Record<string, number> =>
+  Object.fromEntries(Object.entries(row).map(([size, usd]) => [size, Math.round(usd * factor * 1e6) / 1e6]));
+
+const GPT_IMAGE_2_PER_IMAGE = legacy([0.006, 0.053, 0.211], [0.005, 0.041, 0.165]);
+const GPT_IMAGE_2_TOKENS: TokenPrices = { textInput: 5, imageInput: 8, imageOutput: 30 };
+
+/** The 2.5 and 2.6 models: gpt-image-2's prices, plus the assumed xhigh and max rows. */
+const FLAGSHIP: ModelPrices = {
+  perImage: {
+    ...GPT_IMAGE_2_PER_IMAGE,
+    xhigh: scaled(GPT_IMAGE_2_PER_IMAGE.high, XHIGH_FACTOR),
+    max: scaled(GPT_IMAGE_2_PER_IMAGE.high, MAX_FACTOR),
   },
+  assumed: ['xhigh', 'max'],
+  tokens: GPT_IMAGE_2_TOKENS,
+};
+
+export const OPENAI_PRICES: Record<string, ModelPrices> = {
+  'gpt-image-2.6-sunburst': FLAGSHIP,
+  'gpt-image-2.6-flare': FLAGSHIP,
+  'gpt-image-2.5-sunburst': FLAGSHIP,
+  'gpt-image-2.5-flare': FLAGSHIP,
+  'gpt-image-2': { perImage: GPT_IMAGE_2_PER_IMAGE, tokens: GPT_IMAGE_2_TOKENS },
   'gpt-image-1.5': {
     perImage: legacy([0.009, 0.034, 0.133], [0.013, 0.05, 0.2]),
     tokens: { textInput: 5, imageInput: 8, imageOutput: 32, textOutput: 10 },
@@ -88,7 +126,7 @@ export const OPENAI_PRICES: Record<string, ModelPrices> = {
 
 /** The table entry for a model (snapshots and unknown gpt-image-* models price as their family). */
 function pricesFor(model: string): ModelPrices {
-  const id = openAiModelSpec(model)?.id;
+  const id = familyOf(model);
   return (id !== undefined ? OPENAI_PRICES[id] : undefined) ?? (OPENAI_PRICES['gpt-image-2'] as ModelPrices);
 }
 
@@ -99,7 +137,7 @@ function pricedSize(params: GenerateParams, prices: ModelPrices): string {
     return Object.keys(high).reduce((a, b) => ((high[b] ?? 0) > (high[a] ?? 0) ? b : a));
   }
   if (params.size === AUTO_FROM_TARGETS) {
-    const spec = openAiModelSpec(params.model);
+    const spec = resolveOpenAiModel(params.model)?.spec;
     if (!spec) return chooseSizeForAspect('gpt-image-2', 1);
     const sizes = validSizes(spec, { experimental: false });
     const largest = sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a), sizes[0]!);
@@ -108,8 +146,14 @@ function pricedSize(params: GenerateParams, prices: ModelPrices): string {
   return params.size;
 }
 
-function pricedQuality(quality: string): 'low' | 'medium' | 'high' {
-  return quality === 'low' || quality === 'medium' ? quality : 'high';
+/**
+ * The table row a quality is priced from: its own where the model has one; `auto` (and anything
+ * unlisted) as the dearest quality the model takes, since auto may pick it.
+ */
+function pricedQuality(quality: string, prices: ModelPrices): PricedQuality {
+  if (quality === 'low' || quality === 'medium' || quality === 'high') return quality;
+  if ((quality === 'xhigh' || quality === 'max') && prices.perImage[quality]) return quality;
+  return prices.perImage.max ? 'max' : prices.perImage.xhigh ? 'xhigh' : 'high';
 }
 
 /** The openai section of the manifest's `pricing:`, whether given whole or already narrowed. */
@@ -132,11 +176,11 @@ function overridePerImage(params: GenerateParams, size: string, pricing: Record<
   const flat = flatPrice(openai);
   if (flat !== undefined) return flat;
   if (!isRecord(openai)) return undefined;
-  const family = openAiModelSpec(params.model)?.id;
+  const family = familyOf(params.model);
   const model = openai[params.model] ?? (family !== undefined ? openai[family] : undefined);
   if (flatPrice(model) !== undefined) return flatPrice(model);
   if (!isRecord(model)) return undefined;
-  const quality = model[params.quality] ?? model[pricedQuality(params.quality)];
+  const quality = model[params.quality] ?? model[pricedQuality(params.quality, pricesFor(params.model))];
   if (flatPrice(quality) !== undefined) return flatPrice(quality);
   if (!isRecord(quality)) return undefined;
   return flatPrice(quality[size]);
@@ -145,7 +189,7 @@ function overridePerImage(params: GenerateParams, size: string, pricing: Record<
 function overrideTokens(params: GenerateParams, pricing: Record<string, unknown> | undefined): Partial<TokenPrices> {
   const openai = openAiOverrides(pricing);
   if (!isRecord(openai)) return {};
-  const family = openAiModelSpec(params.model)?.id;
+  const family = familyOf(params.model);
   const model = openai[params.model] ?? (family !== undefined ? openai[family] : undefined);
   if (!isRecord(model) || !isRecord(model['tokens'])) return {};
   const out: Partial<TokenPrices> = {};
@@ -156,8 +200,8 @@ function overrideTokens(params: GenerateParams, pricing: Record<string, unknown>
   return out;
 }
 
-function tablePerImage(prices: ModelPrices, quality: 'low' | 'medium' | 'high', size: string): number {
-  const row = prices.perImage[quality];
+function tablePerImage(prices: ModelPrices, quality: PricedQuality, size: string): number {
+  const row = prices.perImage[quality] ?? prices.perImage.high;
   const listed = row[size];
   if (listed !== undefined) return listed;
   const parsed = parseSize(size);
@@ -177,7 +221,18 @@ export function estimateOpenAiCost(params: GenerateParams, pricing?: Record<stri
   const size = pricedSize(params, prices);
   const override = overridePerImage(params, size, pricing);
   if (override !== undefined) return override;
-  return roundUsd(tablePerImage(prices, pricedQuality(params.quality), size));
+  return roundUsd(tablePerImage(prices, pricedQuality(params.quality, prices), size));
+}
+
+/**
+ * What an estimate rests on, for `plan` to say: a manifest `override`, a `published` per-image
+ * price, or gpt4k's conservative `assumed` figure (xhigh and max, and auto on the models that
+ * take them).
+ */
+export function openAiEstimateBasis(params: GenerateParams, pricing?: Record<string, unknown>): 'override' | 'published' | 'assumed' {
+  const prices = pricesFor(params.model);
+  if (overridePerImage(params, pricedSize(params, prices), pricing) !== undefined) return 'override';
+  return prices.assumed?.includes(pricedQuality(params.quality, prices)) ? 'assumed' : 'published';
 }
 
 /** The `usage` object of an images response, as far as cost needs it. */

@@ -10,7 +10,26 @@ export interface GenerateRequest {
   width: number;
   height: number;
   /** The style's reference image (image-to-image), encoded PNG. */
-  reference?: { assetId: string; image: Buffer };
+  reference?: ReferenceImage;
+  /**
+   * Every reference image, in the order the edit sends them (a style's reference list); when
+   * set it replaces `reference`. Read both through `referenceImages`.
+   */
+  references?: ReferenceImage[];
+}
+
+/** One input image of an edit: an asset's image or a file in the project. */
+export interface ReferenceImage {
+  /** The asset id, or the file's name: names the upload. */
+  assetId: string;
+  image: Buffer;
+  /** Default image/png. */
+  contentType?: 'image/png' | 'image/jpeg' | 'image/webp';
+}
+
+/** The request's reference images in order: `references`, else the one `reference`, else none. */
+export function referenceImages(request: GenerateRequest): ReferenceImage[] {
+  return request.references ?? (request.reference ? [request.reference] : []);
 }
 
 export interface GenerateContext {

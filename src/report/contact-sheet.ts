@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { readReviewFile, rendersOf, REVIEW_LABEL, reviewStatus, type ReviewFile } from '../cache/review-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { renderContactSheet, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
 import type { PipelineReport, ReportOutput } from './types.js';
@@ -19,7 +20,7 @@ const THUMB_INDEX = 'index.json';
 /** The digest of what the sheet on disk was made from (sheetKeyOf). */
 const SHEET_KEY = 'sheet.key';
 /** Bump when the page is made differently, so a sheet made by an older gpt4k is remade. */
-const SHEET_VERSION = 1;
+const SHEET_VERSION = 2;
 /** Long edge in pixels: sharp enough for a 2x screen at ~180 CSS px. */
 const THUMB_MAX = 360;
 const THUMB_QUALITY = 78;
@@ -94,7 +95,9 @@ export async function writeContactSheet(
     for (const output of asset.outputs) delivered.set(output.path, options.deliverableStat?.(output.path) ?? fileStat(path.resolve(root, output.path)));
   }
   const keyFile = path.join(thumbsDir, SHEET_KEY);
-  const sheetKey = sheetKeyOf(report, options, delivered);
+  // The art director's decisions are on the page too; a broken review file is said by `gpt4k review`, not here.
+  const reviews = await readReviewFile(root).catch((): ReviewFile => ({ version: 1, assets: {} }));
+  const sheetKey = sheetKeyOf(report, options, delivered, reviews);
   if (previous.text !== '' && exists(file) && (await readFile(keyFile, 'utf8').catch(() => '')) === sheetKey) {
     return { file, thumbnails: Object.keys(previous.entries).length, unchanged: true };
   }
@@ -120,7 +123,10 @@ export async function writeContactSheet(
       });
       return entry;
     });
-    return { asset, outputs };
+    const entry = reviews.assets[asset.id];
+    if (!entry && Object.keys(reviews.assets).length === 0) return { asset, outputs };
+    const status = reviewStatus(entry, rendersOf(asset));
+    return { asset, outputs, review: { status, label: REVIEW_LABEL[status], comment: entry?.comment ?? '' } };
   });
 
   await runPool(jobs, THUMB_CONCURRENCY);
@@ -147,11 +153,11 @@ export async function writeContactSheet(
 }
 
 /** What the page is made from, but the build's duration: the report, the title, the recipes. */
-function sheetKeyOf(report: PipelineReport, options: ContactSheetOptions, delivered: Map<string, { size: number; mtimeMs: number } | undefined>): string {
+function sheetKeyOf(report: PipelineReport, options: ContactSheetOptions, delivered: Map<string, { size: number; mtimeMs: number } | undefined>, reviews: ReviewFile): string {
   // The report less its duration: the summary's durationMs is the report's only one.
   const stable = options.reportJson?.replace(/"durationMs": [0-9.e+-]+/, '"durationMs": 0') ?? JSON.stringify({ ...report, summary: { ...report.summary, durationMs: 0 } });
   const files = [...delivered].map(([file, info]) => [file, info?.size ?? null, info?.mtimeMs ?? null]);
-  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, files])).update(stable).digest('hex');
+  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, files, reviews])).update(stable).digest('hex');
 }
 
 /** The preview for one output, reusing its thumbnail when the deliverable has not changed. */

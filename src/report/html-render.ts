@@ -6,7 +6,7 @@
  * `SafeHtml`: prompts and error messages come from users and providers and may hold `<`, `&`
  * and quotes.
  */
-import type { PipelineReport, PreflightCheck, ReportAsset, ReportOutput, ReportStep, StepStatus } from './types.js';
+import type { PipelineReport, PreflightCheck, PreflightResult, ReportAsset, ReportOutput, ReportStep, StepStatus } from './types.js';
 
 export class SafeHtml {
   constructor(readonly value: string) {}
@@ -56,6 +56,8 @@ export interface SheetOutput {
 export interface SheetAsset {
   asset: ReportAsset;
   outputs: SheetOutput[];
+  /** The art director's decision (assets.review.json), when there is a review file. */
+  review?: { status: string; label: string; comment: string };
 }
 
 export interface SheetModel {
@@ -80,11 +82,27 @@ export function formatDuration(ms: number): string {
   return `${m} min ${String(rest).padStart(2, '0')} s`;
 }
 
-/** Failed assets first (they need attention), then preflight trouble, then manifest order. */
+/**
+ * A preflight's verdict as a person reads it: a failed check of a `preflight: warn` target is a
+ * warning (the file was delivered), not a failure.
+ */
+export function preflightVerdict(pf: PreflightResult | undefined): 'ok' | 'warn' | 'failed' | 'none' {
+  if (!pf) return 'none';
+  const problems = pf.checks.filter((c) => !c.ok);
+  if (problems.some((c) => c.severity === 'error')) return 'failed';
+  return problems.length > 0 || !pf.ok ? 'warn' : 'ok';
+}
+
+const worstVerdict = (asset: ReportAsset): 'ok' | 'warn' | 'failed' => {
+  const verdicts = asset.outputs.map((o) => preflightVerdict(o.preflight));
+  return verdicts.includes('failed') ? 'failed' : verdicts.includes('warn') ? 'warn' : 'ok';
+};
+
+/** Failed assets first (they need attention), then preflight failures, then warnings, then manifest order. */
 function attentionRank(a: SheetAsset): number {
   if (a.asset.status === 'failed') return 0;
-  if (a.asset.outputs.some((o) => o.preflight && !o.preflight.ok)) return 1;
-  return 2;
+  const verdict = worstVerdict(a.asset);
+  return verdict === 'failed' ? 1 : verdict === 'warn' ? 2 : 3;
 }
 
 function anchorId(assetId: string): string {
@@ -102,11 +120,11 @@ const STATUS_LABEL: Record<StepStatus, string> = {
   skipped: 'skipped',
 };
 
-function badge(status: StepStatus): SafeHtml {
+export function badge(status: StepStatus): SafeHtml {
   return html`<span class="badge badge-${status}">${STATUS_LABEL[status]}</span>`;
 }
 
-function renderSummary(model: SheetModel): SafeHtml {
+export function renderSummary(model: Pick<SheetModel, 'report'>): SafeHtml {
   const s = model.report.summary;
   const stat = (label: string, value: string | number, cls = ''): SafeHtml =>
     html`<div class="stat ${cls}"><dt>${label}</dt><dd>${value}</dd></div>`;
@@ -126,16 +144,18 @@ function renderSummary(model: SheetModel): SafeHtml {
 function renderAttention(model: SheetModel): SafeHtml | null {
   const failed = model.assets.filter((a) => a.asset.status === 'failed');
   const preflight = model.assets.filter((a) => attentionRank(a) === 1);
-  if (failed.length === 0 && preflight.length === 0) return null;
+  const warned = model.assets.filter((a) => attentionRank(a) === 2);
+  if (failed.length === 0 && preflight.length === 0 && warned.length === 0) return null;
   const links = (list: SheetAsset[]): SafeHtml[] =>
     list.map((a, i) => html`${i > 0 ? ', ' : ''}<a href="${anchorHref(a.asset.id)}">${a.asset.id}</a>`);
   return html`<nav class="attention" aria-label="Assets that need attention">
       ${failed.length > 0 ? html`<p class="attention-failed"><strong>${failed.length} ${failed.length === 1 ? 'asset' : 'assets'} failed:</strong> ${links(failed)}</p>` : null}
-      ${preflight.length > 0 ? html`<p class="attention-preflight"><strong>Preflight failed:</strong> ${links(preflight)}</p>` : null}
+      ${preflight.length > 0 ? html`<p class="attention-failed"><strong>Preflight failed:</strong> ${links(preflight)}</p>` : null}
+      ${warned.length > 0 ? html`<p class="attention-preflight"><strong>Preflight warnings (delivered):</strong> ${links(warned)}</p>` : null}
     </nav>`;
 }
 
-function renderError(asset: ReportAsset): SafeHtml | null {
+export function renderError(asset: ReportAsset): SafeHtml | null {
   const e = asset.error;
   if (!e) return null;
   return html`<section class="error" role="alert">
@@ -162,22 +182,25 @@ function checkLine(c: PreflightCheck): SafeHtml {
   return html`<li class="check check-${c.severity}"><strong>${c.name}</strong>: ${c.message}${values}</li>`;
 }
 
-function renderPreflight(o: ReportOutput): SafeHtml {
+export function renderPreflight(o: ReportOutput): SafeHtml {
   const pf = o.preflight;
   if (!pf) return html`<p class="preflight preflight-none">No preflight</p>`;
   const problems = pf.checks.filter((c) => !c.ok);
   const warnings = problems.filter((c) => c.severity === 'warning').length;
   const errors = problems.length - warnings;
-  const verdict = pf.ok
-    ? warnings > 0
-      ? `Preflight ok, ${warnings} ${warnings === 1 ? 'warning' : 'warnings'}`
-      : 'Preflight ok'
-    : `Preflight failed: ${errors || problems.length} ${(errors || problems.length) === 1 ? 'check' : 'checks'}`;
-  const cls = pf.ok ? (warnings > 0 ? 'preflight-warn' : 'preflight-ok') : 'preflight-failed';
+  const state = preflightVerdict(pf);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const verdict =
+    state === 'failed'
+      ? `Preflight failed: ${plural(errors, 'check')}`
+      : state === 'warn'
+        ? `Preflight warning: ${plural(warnings, 'check')} (delivered)`
+        : 'Preflight ok';
+  const cls = `preflight-${state}`;
   return html`<p class="preflight ${cls}">${verdict}</p>${problems.length > 0 ? html`<ul class="checks">${problems.map(checkLine)}</ul>` : null}`;
 }
 
-function spaceLabel(space: string): string {
+export function spaceLabel(space: string): string {
   const known: Record<string, string> = { srgb: 'sRGB', cmyk: 'CMYK', 'b-w': 'Gray', grey16: 'Gray 16-bit', rgb16: 'RGB 16-bit' };
   return known[space.toLowerCase()] ?? space.toUpperCase();
 }
@@ -203,17 +226,25 @@ function renderOutput(out: SheetOutput): SafeHtml {
         <p class="output-title"><strong class="target">${o.target}</strong>
           ${out.href ? html`<a class="file" href="${out.href}">${out.label}</a>` : html`<span class="file file-missing">${out.label} (missing)</span>`}</p>
         <p class="specs">${specs.join(' · ')}</p>
-        ${o.icc ? html`<p class="specs icc" title="Embedded ICC profile">ICC: ${o.icc}</p>` : null}
+        ${o.icc ? html`<p class="specs icc" title="Embedded ICC profile, as it describes itself">ICC: ${profileLabel(o.icc)}</p>` : null}
         ${renderPreflight(o)}
       </figcaption>
     </figure>`;
+}
+
+/**
+ * A profile by its own description, with a word on the one that misleads: libvips' built-in
+ * CMYK profile (gpt4k's `cmyk`) calls itself "Chemical proof", though it is a generic press profile.
+ */
+export function profileLabel(description: string): string {
+  return description === 'Chemical proof' ? 'Chemical proof (the built-in generic CMYK profile, not a press standard)' : description;
 }
 
 function stepLabel(step: ReportStep): string {
   return step.target ? `${step.kind} ${step.target}` : step.kind;
 }
 
-function renderSteps(steps: ReportStep[]): SafeHtml | null {
+export function renderSteps(steps: ReportStep[]): SafeHtml | null {
   if (steps.length === 0) return null;
   const items = steps.map((step) => {
     const extras = [
@@ -229,8 +260,8 @@ function renderSteps(steps: ReportStep[]): SafeHtml | null {
 
 function renderAsset(entry: SheetAsset): SafeHtml {
   const a = entry.asset;
-  const preflightFailed = a.outputs.some((o) => o.preflight && !o.preflight.ok);
-  const classes = ['card', `card-${a.status}`, preflightFailed ? 'card-preflight-failed' : ''].join(' ').trim();
+  const verdict = worstVerdict(a);
+  const classes = ['card', `card-${a.status}`, verdict === 'failed' ? 'card-preflight-failed' : verdict === 'warn' ? 'card-preflight-warn' : ''].join(' ').trim();
   return html`<article class="${classes}" id="${anchorId(a.id)}">
       <header class="card-head">
         <h2 class="asset-id">${a.id}</h2>
@@ -239,13 +270,14 @@ function renderAsset(entry: SheetAsset): SafeHtml {
         <span class="card-cost" title="cost of this asset">${formatCost(a.costUsd)}</span>
       </header>
       ${renderError(a)}
-      ${a.prompt ? html`<p class="prompt" title="${a.prompt}">${a.prompt}</p>` : null}
+      ${entry.review ? html`<p class="review-status review-${entry.review.status}">${entry.review.label}${entry.review.comment ? html`: <span class="review-comment">${entry.review.comment}</span>` : null}</p>` : null}
+      ${a.prompt ? html`<p class="prompt">${a.prompt}</p>` : null}
       ${entry.outputs.length > 0 ? html`<div class="outputs">${entry.outputs.map(renderOutput)}</div>` : a.status === 'failed' ? null : html`<p class="muted">No outputs.</p>`}
       ${renderSteps(a.steps)}
     </article>`;
 }
 
-const CSS = `
+export const SHEET_CSS = `
 :root {
   --bg: #f5f6f8; --card: #fff; --text: #1d2330; --muted: #5f6b7a; --line: #dfe3e8;
   --built: #1f7a4d; --built-bg: #e3f4ea; --cached: #4a5565; --cached-bg: #eceff3;
@@ -288,7 +320,8 @@ main.grid {
 }
 .card:target { outline: 3px solid var(--accent); outline-offset: 2px; }
 .card-failed { border: 2px solid var(--failed); box-shadow: 0 0 0 3px var(--failed-bg); }
-.card-preflight-failed { border: 2px solid #e0a030; }
+.card-preflight-failed { border: 2px solid var(--failed); }
+.card-preflight-warn { border: 2px solid #e0a030; }
 .card-head { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; margin-bottom: 8px; }
 .asset-id { margin: 0; font-size: 16px; font-weight: 650; overflow-wrap: anywhere; }
 .card-cost { margin-left: auto; font-variant-numeric: tabular-nums; color: var(--muted); }
@@ -300,8 +333,12 @@ main.grid {
 .chip { font-size: 12px; padding: 1px 8px; border-radius: 6px; border: 1px solid var(--line); color: var(--muted); }
 .prompt {
   margin: 0 0 10px; color: #333c4b; font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere;
-  display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
 }
+.review-status { margin: 0 0 8px; font-size: 12.5px; font-weight: 650; }
+.review-approved { color: var(--built); }
+.review-changes-requested { color: var(--failed); }
+.review-stale, .review-pending { color: var(--warn); }
+.review-comment { font-weight: 400; white-space: pre-wrap; }
 .error { background: var(--failed-bg); border-left: 4px solid var(--failed); border-radius: 6px; padding: 8px 12px; margin: 0 0 10px; }
 .error p { margin: 0 0 4px; }
 .error p:last-child { margin-bottom: 0; }
@@ -377,7 +414,7 @@ export function renderContactSheet(model: SheetModel): string {
 <meta name="generator" content="gpt4k">
 <title>${model.title}</title>
 <link rel="icon" href="data:,">
-<style>${new SafeHtml(CSS)}</style>
+<style>${new SafeHtml(SHEET_CSS)}</style>
 </head>
 <body>
 <header class="page-head">

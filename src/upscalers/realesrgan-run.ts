@@ -29,6 +29,17 @@ export interface RunSpec {
   signal: AbortSignal;
   /** Folder the binary runs in (upscayl-bin looks for relative model paths beside itself first). */
   cwd: string;
+  /** Called with each percentage the binary prints on stderr, as 0..1. */
+  onProgress?: (fraction: number) => void;
+}
+
+const PERCENT = /(\d+(?:\.\d+)?)%/g;
+
+/** The last percentage in a chunk of the binary's stderr ("12.50%" lines), as 0..1. */
+export function progressIn(chunk: string): number | undefined {
+  let last: number | undefined;
+  for (const m of chunk.matchAll(PERCENT)) last = Number(m[1]);
+  return last === undefined || !Number.isFinite(last) ? undefined : Math.min(1, Math.max(0, last / 100));
 }
 
 const OUT_OF_MEMORY =
@@ -80,7 +91,7 @@ async function exists(file: string): Promise<boolean> {
 export async function runRealesrgan(spec: RunSpec): Promise<RunOutcome> {
   await fs.rm(spec.output, { force: true });
   const started = performance.now();
-  const result = await execa(spec.binary, buildArgs(spec), {
+  const child = execa(spec.binary, buildArgs(spec), {
     env: spec.env,
     extendEnv: false,
     reject: false,
@@ -91,6 +102,14 @@ export async function runRealesrgan(spec: RunSpec): Promise<RunOutcome> {
     cwd: spec.cwd,
     maxBuffer: 16 * 1024 * 1024,
   });
+  const { onProgress } = spec;
+  if (onProgress) {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const fraction = progressIn(chunk.toString());
+      if (fraction !== undefined) onProgress(fraction);
+    });
+  }
+  const result = await child;
   const stderr = `${String(result.stderr ?? '')}\n${String(result.stdout ?? '')}`;
   const details = describe(result.command, result, stderr);
   if (result.isCanceled || spec.signal.aborted) {

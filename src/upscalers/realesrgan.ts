@@ -196,6 +196,7 @@ export function createRealesrganUpscaler(options: RealesrganOptions = {}): Upsca
             timeoutMs: timeoutOf(input.width * modelScale * input.height * modelScale),
             signal: context.signal,
             cwd: context.tmpDir,
+            ...(context.progress ? { onProgress: context.progress } : {}),
           });
           if (outcome.kind === 'ok') {
             ran = { tile, ms: outcome.ms };

@@ -7,6 +7,8 @@ export interface UpscaleContext {
   tmpDir: string;
   /** Warnings (e.g. "fell back to lanczos") end up in the report. */
   warn: (message: string) => void;
+  /** How far the engine is, 0..1, for engines that say (Real-ESRGAN prints percentages). */
+  progress?: (fraction: number) => void;
 }
 
 export interface UpscaleResult {

@@ -53,10 +53,15 @@ export interface FakeGemini {
 }
 
 const TEN = ['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9'];
+const FOURTEEN = [...TEN, '1:4', '4:1', '1:8', '8:1'];
 const MODELS: Record<string, { aspects: string[]; sizes: string[] }> = {
   'gemini-2.5-flash-image': { aspects: TEN, sizes: [] },
   'gemini-3-pro-image-preview': { aspects: TEN, sizes: ['1K', '2K', '4K'] },
-  'gemini-3.1-flash-image-preview': { aspects: [...TEN, '1:4', '4:1', '1:8', '8:1'], sizes: ['512', '1K', '2K', '4K'] },
+  'gemini-3-pro-image': { aspects: TEN, sizes: ['1K', '2K', '4K'] },
+  'gemini-3.1-flash-image-preview': { aspects: FOURTEEN, sizes: ['512', '1K', '2K', '4K'] },
+  'gemini-3.1-flash-image': { aspects: FOURTEEN, sizes: ['512', '1K', '2K', '4K'] },
+  // Nano Banana 2 Lite: 1K only.
+  'gemini-3.1-flash-lite-image': { aspects: FOURTEEN, sizes: ['1K'] },
 };
 const EDGE: Record<string, number> = { '512': 512, '1K': 1024, '2K': 2048, '4K': 4096 };
 

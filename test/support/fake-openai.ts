@@ -23,13 +23,17 @@
  * `retry-after-ms`), `insufficient_quota` (429), `status` (any status, e.g. 500, 503, 408),
  * `hang` (never answers; the client must time out), `moderation_blocked` (400),
  * `invalid_api_key` (401, quoting the key the way the real API does), `truncated` (200 whose
- * base64 image is cut in half), `not_json` (200 with a broken body). A number is shorthand for
+ * base64 image is cut in half), `not_json` (200 with a broken body), `reset` (the connection is
+ * reset before an answer), `html` (an HTML error page instead of JSON, 502 unless `status`). A number is shorthand for
  * `status` (401 and 429 for `invalid_api_key` and `rate_limit`). Each may add `latencyMs`.
  *
  * Besides scripted behaviours the server answers like the real API would to mistakes: 401 when
- * the Authorization header is missing (or differs from `options.apiKey`), 400 for
- * `response_format`, an unknown quality or a malformed size, so a test catches anything invalid
- * that reaches the wire.
+ * the Authorization header is missing (or differs from `options.apiKey`), 404 `model_not_found`
+ * for a shut-down model (gpt-image-1, dall-e-2, dall-e-3), 400 for `response_format`, a quality
+ * the model does not take (`xhigh` and `max` only on the 2.5 and 2.6 models), a malformed size,
+ * a `complexity` other than low/medium/high, or an edit with more than 16 images, so a test
+ * catches anything invalid that reaches the wire. A model it does not know is served like
+ * gpt-image-2.6-sunburst (a future model the API knows and gpt4k does not).
  *
  * Every request is recorded (method, path, headers, parsed JSON body or multipart fields and
  * files, the behaviour applied, the status sent) in `requests`, in arrival order.
@@ -57,7 +61,11 @@ export type Behaviour =
   | { kind: 'moderation_blocked'; latencyMs?: number; message?: string }
   | { kind: 'invalid_api_key'; latencyMs?: number }
   | { kind: 'truncated'; latencyMs?: number }
-  | { kind: 'not_json'; latencyMs?: number };
+  | { kind: 'not_json'; latencyMs?: number }
+  /** The connection is reset (TCP RST) before any answer. */
+  | { kind: 'reset'; latencyMs?: number }
+  /** An HTML page instead of JSON, as a proxy or captive portal sends (default status 502). */
+  | { kind: 'html'; latencyMs?: number; status?: number };
 
 export type BehaviourKind = Behaviour['kind'];
 /** A behaviour, its kind alone, or an HTTP status. */
@@ -118,8 +126,13 @@ export interface FakeOpenAI {
 
 const SIZE_PATTERN = /^(\d{1,5})x(\d{1,5})$/;
 const QUALITIES = new Set(['low', 'medium', 'high', 'auto', undefined]);
+/** The 2.5 and 2.6 models (and models the stand-in does not know) also take xhigh and max. */
+const QUALITIES_2_5 = new Set([...QUALITIES, 'xhigh', 'max']);
+const OLD_QUALITY_MODELS = /^(gpt-image-2(-\d{4}-\d{2}-\d{2})?|gpt-image-1\.5|gpt-image-1-mini|chatgpt-image-latest)$/;
+const SHUT_DOWN = new Set(['gpt-image-1', 'dall-e-2', 'dall-e-3']);
+const MAX_EDIT_IMAGES = 16;
 /** Output image tokens per 1024x1024 for gpt-image-1 (OpenAI's published counts). */
-const OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160, auto: 4160 };
+const OUTPUT_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160, xhigh: 8320, max: 12480, auto: 4160 };
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const requests: RecordedRequest[] = [];
@@ -183,6 +196,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       answer(401, invalidKeyBody(key));
       return;
     }
+    const model = String(record.body?.['model'] ?? '');
+    if (SHUT_DOWN.has(model)) {
+      answer(404, apiError(`The model \`${model}\` has been shut down and is no longer available.`, 'invalid_request_error', 'model_not_found', 'model'));
+      return;
+    }
     const problem = requestProblem(record);
     if (problem) {
       answer(400, apiError(problem.message, 'invalid_request_error', problem.code, problem.param));
@@ -197,6 +215,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (res.destroyed || res.writableEnded) return;
 
     switch (behaviour.kind) {
+      case 'reset':
+        record.status = undefined;
+        req.socket.resetAndDestroy();
+        return;
+      case 'html': {
+        const status = behaviour.status ?? 502;
+        record.status = status;
+        res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n');
+        return;
+      }
       case 'ok':
       case 'truncated':
       case 'not_json': {
@@ -309,12 +338,21 @@ function requestProblem(
     return { message: "Missing required parameter: 'prompt'.", code: 'missing_required_parameter', param: 'prompt' };
   }
   const quality = body['quality'] as string | undefined;
-  if (!QUALITIES.has(quality)) {
+  const qualities = OLD_QUALITY_MODELS.test(String(body['model'] ?? '')) ? QUALITIES : QUALITIES_2_5;
+  if (!qualities.has(quality)) {
     return {
-      message: `Invalid value: '${quality}'. Supported values are: 'low', 'medium', 'high', and 'auto'.`,
+      message: `Invalid value: '${quality}'. Supported values are: ${[...qualities].filter(Boolean).map((q) => `'${q}'`).join(', ')}.`,
       code: 'invalid_value',
       param: 'quality',
     };
+  }
+  const complexity = body['complexity'];
+  if (complexity !== undefined && !['low', 'medium', 'high'].includes(String(complexity))) {
+    return { message: `Invalid value: '${String(complexity)}'.`, code: 'invalid_value', param: 'complexity' };
+  }
+  const images = record.files.filter((f) => f.field === 'image' || f.field === 'image[]');
+  if (images.length > MAX_EDIT_IMAGES) {
+    return { message: `Too many images: ${images.length}; at most ${MAX_EDIT_IMAGES}.`, code: 'invalid_value', param: 'image' };
   }
   const size = body['size'];
   if (size !== undefined && size !== 'auto') {

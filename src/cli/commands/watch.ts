@@ -74,6 +74,10 @@ export function registerWatchCommand(program: Command, context: CommandContext):
               for (const step of event.rebuilt) line(`  ${stepLabel(step.id)}: ${step.reasons.join('; ') || 'needed'}`);
               if (event.notResent.length) line(`[watch] not sent again (failed earlier with the same inputs): ${event.notResent.join(', ')}`);
             }
+            if (event.report && event.report.summary.failed > 0) {
+              const failed = event.report.assets.filter((a) => a.status === 'failed').map((a) => `${a.id}${a.error ? ` (${a.error.step})` : ''}`);
+              line(`[watch] failed: ${failed.join(', ')}`, io.err);
+            }
             line('[watch] waiting for changes (Ctrl-C to stop)');
             break;
           case 'stopped':
@@ -84,7 +88,7 @@ export function registerWatchCommand(program: Command, context: CommandContext):
 
       // chokidar is loaded only when watching: other commands start faster without it.
       const { watch } = await import('../../engine/watch.js');
-      const session = watch(context.manifestFile(cmd), {
+      const session = watch(await context.manifestFile(cmd), {
         cwd: io.cwd,
         debounceMs: opts.debounce,
         build: { assets },

@@ -1,13 +1,21 @@
 import type { BuildEvent, NodeRef } from '../../engine/events.js';
-import { formatDuration, formatUsd } from '../format.js';
+import { describeResults, formatDuration, formatUsd } from '../format.js';
 import { stackOf } from './json.js';
+import { colorsFor, type Colors } from '../color.js';
 import type { Reporter, ReporterOptions } from './types.js';
 
 const label = (node: NodeRef) => (node.target ? `${node.asset} ${node.kind}:${node.target}` : `${node.asset} ${node.kind}`);
 
 /** One plain line per finished step: for CI logs and pipes (no cursor tricks). */
 export class PlainReporter implements Reporter {
-  constructor(private readonly options: ReporterOptions) {}
+  private readonly c: Colors;
+  private readonly ce: Colors;
+
+  constructor(private readonly options: ReporterOptions) {
+    const none = colorsFor({}, false);
+    this.c = options.colors ?? none;
+    this.ce = options.errColors ?? none;
+  }
 
   private line(text: string, stream = this.options.out) {
     stream.write(`${text}\n`);
@@ -34,12 +42,12 @@ export class PlainReporter implements Reporter {
         break;
       case 'node-done':
         if (quiet) break;
-        if (event.status === 'built') this.line(`built  ${label(event.node)} ${formatDuration(event.ms)}${event.costUsd ? ` ${formatUsd(event.costUsd)}` : ''}`);
+        if (event.status === 'built') this.line(`${this.c.green('built')}  ${label(event.node)} ${formatDuration(event.ms)}${event.costUsd ? ` ${formatUsd(event.costUsd)}` : ''}`);
         else if (event.restored) this.line(`restored ${label(event.node)} from the cache`);
         else if (verbose) this.line(`cached ${label(event.node)}`);
         break;
       case 'node-failed': {
-        this.line(`FAILED ${label(event.node)}: ${event.error.code}: ${event.error.message}${event.error.hint ? `\n       hint: ${event.error.hint}` : ''}`, this.options.err);
+        this.line(`${this.ce.red(this.ce.bold('FAILED'))} ${label(event.node)}: ${event.error.code}: ${event.error.message}${event.error.hint ? `\n       ${this.ce.cyan('hint:')} ${event.error.hint}` : ''}`, this.options.err);
         const stack = verbose && event.error.code === 'E_INTERNAL' ? stackOf(event.error) : undefined;
         if (stack) this.line(stack, this.options.err);
         break;
@@ -51,17 +59,18 @@ export class PlainReporter implements Reporter {
         if (!quiet) this.line(`retry  ${label(event.node)} #${event.attempt} in ${formatDuration(event.delayMs)}: ${event.reason}`);
         break;
       case 'warning':
-        this.line(`warning: ${event.message}`, this.options.err);
+        this.line(`${this.ce.yellow('warning')}: ${event.message}`, this.options.err);
         break;
       case 'info':
         if (!quiet) this.line(event.message);
         break;
       case 'asset-done':
+      case 'progress':
         break;
       case 'build-done': {
         const s = event.report.summary;
         this.line(
-          `${s.failed > 0 ? 'done with failures' : 'done'}: ${s.built} built, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.providerCalls} provider call(s), ${formatUsd(s.costUsd)}, ${formatDuration(s.durationMs)}; report ${event.reportFile}`,
+          `${s.failed > 0 ? this.c.red('done with failures') : this.c.green('done')}: ${s.built} built, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.providerCalls} provider call(s), ${formatUsd(s.costUsd)}, ${formatDuration(s.durationMs)}; ${describeResults(event.reportFile)}`,
         );
         break;
       }

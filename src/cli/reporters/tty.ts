@@ -2,7 +2,7 @@ import { createLogUpdate } from 'log-update';
 import type { BuildEvent, NodeRef } from '../../engine/events.js';
 import type { PipelineReport } from '../../report/types.js';
 import type { GptError } from '../../util/errors.js';
-import { formatDuration, formatUsd } from '../format.js';
+import { describeResults, formatDuration, formatUsd } from '../format.js';
 import { stackOf } from './json.js';
 import type { Reporter, ReporterOptions } from './types.js';
 
@@ -120,6 +120,12 @@ export class TtyReporter implements Reporter {
         if (verbose) this.persist(`retry  ${label(event.node)} #${event.attempt} in ${formatDuration(event.delayMs)}: ${event.reason}`);
         break;
       }
+      case 'progress': {
+        // Real-ESRGAN's percentage (its stderr used to be filtered out): shown beside the step.
+        const running = this.running.get(event.node.id);
+        if (running) running.note = `${Math.round(event.fraction * 100)}%`;
+        break;
+      }
       case 'warning':
         if (!quiet) this.persist(`warning: ${event.message}`, this.options.err);
         break;
@@ -233,6 +239,6 @@ export class TtyReporter implements Reporter {
         if (stack) out.write(`stack trace of ${id}:\n${stack}\n`);
       }
     }
-    out.write(`report: ${reportFile}\n`);
+    out.write(`${describeResults(reportFile)}\n`);
   }
 }

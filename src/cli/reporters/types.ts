@@ -1,4 +1,5 @@
 import type { BuildEvent } from '../../engine/events.js';
+import type { Colors } from '../color.js';
 
 /** Renders build events for one kind of audience; nothing else in a build writes to the console. */
 export interface Reporter {
@@ -12,4 +13,7 @@ export interface ReporterOptions {
   quiet: boolean;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+  /** Colours for `out` and `err` (identity functions where colour is off). */
+  colors?: Colors;
+  errColors?: Colors;
 }

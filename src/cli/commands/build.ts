@@ -1,0 +1,68 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { build } from '../../engine/build.js';
+import { plan } from '../../index.js';
+import { withProvider } from '../../manifest/provider-override.js';
+import { lintOrThrow } from '../load.js';
+import { formatPlan } from '../plan-format.js';
+import { STOP_EXIT, buildTmpDir, cancellable } from '../signals.js';
+import type { CommandContext } from './context.js';
+
+export function parseUsd(value: string): number {
+  const usd = Number(value);
+  if (value.trim() === '' || !Number.isFinite(usd) || usd < 0) throw new InvalidArgumentError(`expected an amount in USD such as 5 or 12.50, got "${value}"`);
+  return usd;
+}
+
+interface BuildFlags {
+  frozen?: boolean;
+  regenerate?: string[];
+  maxCost?: number;
+  failFast?: boolean;
+  explain?: boolean;
+  strict?: boolean;
+  provider?: string;
+}
+
+/** `gpt4k build [ASSET...]`: builds what changed; Ctrl-C, SIGTERM or a closed pipe cancel it cleanly. */
+export function registerBuildCommand(program: Command, context: CommandContext): void {
+  const { io } = context;
+  program
+    .command('build')
+    .description('build the deliverables (only what changed)')
+    .argument('[assets...]', 'build only these assets (and what they depend on)')
+    .option('--frozen', 'CI mode: never call a paid or remote provider; exit 3 if one would be needed')
+    .option('--regenerate <ids...>', 'generate these assets again (a new image) even if cached')
+    .option('--max-cost <usd>', 'refuse to start if the estimate exceeds this many USD', parseUsd)
+    .option('--fail-fast', 'stop at the first failed asset')
+    .option('--explain', 'print why each step runs before building')
+    .option('--strict', 'prompt lint warnings are errors (exit 2)')
+    .option('--provider <name>', 'generate every asset with this provider instead of the manifest\'s (e.g. procedural for a free dry run)')
+    .action(async (assets: string[], opts: BuildFlags, cmd: Command) => {
+      const g = context.globals(cmd);
+      const loaded = await context.load(cmd);
+      const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
+      await lintOrThrow(manifest, g, !!opts.strict, io);
+      const reporter = context.reporter(cmd);
+      const announce = () => io.err.write('\ninterrupted: finishing the steps in flight and writing the report (Ctrl-C again to quit now)\n');
+      try {
+        const { value: result, stoppedBy } = await cancellable({ announce, tmpDir: buildTmpDir(manifest.root) }, async (signal) => {
+          if (opts.explain) {
+            const planned = await plan(manifest, { assets, ...(opts.regenerate ? { regenerate: opts.regenerate } : {}) });
+            io.out.write(g.json ? `${JSON.stringify({ type: 'plan', ...planned })}\n` : `${formatPlan(planned, { verbose: !!g.verbose, onlyRuns: true })}\n\n`);
+          }
+          return build(manifest, {
+            assets,
+            frozen: !!opts.frozen,
+            regenerate: opts.regenerate ?? [],
+            ...(opts.maxCost !== undefined ? { maxCostUsd: opts.maxCost } : {}),
+            failFast: !!opts.failFast,
+            signal,
+            onEvent: (event) => reporter.onEvent(event),
+          });
+        });
+        context.setExit(stoppedBy ? STOP_EXIT[stoppedBy] : result.exitCode);
+      } finally {
+        reporter.close();
+      }
+    });
+}
