@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readReviewFile, rendersOf, REVIEW_LABEL, reviewStatus, type ReviewFile } from '../cache/review-file.js';
+import { readReviewFile, rendersOf, REVIEW_LABEL, reviewStatus, type ReviewFile } from './review-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { renderContactSheet, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
 import type { PipelineReport, ReportOutput } from './types.js';

@@ -3,7 +3,7 @@ import { LocalStore } from '../cache/store.js';
 import type { LockFile } from '../cache/lockfile.js';
 import type { ResolvedManifest, ResolvedTarget } from '../manifest/types.js';
 import type { PipelineReport, ReportOutput } from '../report/types.js';
-import { rendersOf, reviewStatus, type ReviewFile } from '../cache/review-file.js';
+import { rendersOf, reviewStatus, type ReviewFile } from '../report/review-file.js';
 import type { Rect, ReviewAsset, ReviewOutput } from './page.js';
 import type { ProofInfo } from './tiles.js';
 

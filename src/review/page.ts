@@ -9,7 +9,7 @@ import { diffWords } from 'diff';
 import type { ReportAsset, ReportOutput } from '../report/types.js';
 import { badge, html, profileLabel, renderError, renderPreflight, renderSteps, renderSummary, SafeHtml, SHEET_CSS, spaceLabel } from '../report/html-render.js';
 import type { PipelineReport } from '../report/types.js';
-import { REVIEW_LABEL, type ReviewEntry, type ReviewStatus } from '../cache/review-file.js';
+import { REVIEW_LABEL, type ReviewEntry, type ReviewStatus } from '../report/review-file.js';
 import type { ProofInfo } from './tiles.js';
 import { REVIEW_CSS } from './page-css.js';
 

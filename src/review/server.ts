@@ -6,7 +6,7 @@ import sirv from 'sirv';
 import { GptError, toGptError } from '../util/errors.js';
 import { CLIENT_JS } from './client.js';
 import { renderReviewMain, renderReviewPage, type ReviewModel } from './page.js';
-import type { ReviewDecision } from '../cache/review-file.js';
+import type { ReviewDecision } from '../report/review-file.js';
 
 /**
  * The review page's HTTP side: the page, its script, the proof tiles and deliverables (sirv),

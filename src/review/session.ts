@@ -9,7 +9,7 @@ import { writeContactSheet } from '../report/contact-sheet.js';
 import type { PipelineReport } from '../report/types.js';
 import { JSON_REPORT_NAME } from '../report/write-report.js';
 import { ExitCode, GptError, manifestError, toGptError } from '../util/errors.js';
-import { readReviewFile, recordDecision, rendersOf, type ReviewDecision, type ReviewFile } from '../cache/review-file.js';
+import { readReviewFile, recordDecision, rendersOf, type ReviewDecision, type ReviewFile } from '../report/review-file.js';
 import { candidateImageOf, reviewAssets, sourceImageOf } from './model.js';
 import type { ReviewModel } from './page.js';
 import { startReviewServer, type ReviewServer } from './server.js';
