@@ -5,8 +5,9 @@ import type { Store } from '../cache/store.js';
 import type { Provenance } from '../color/xmp.js';
 import { imageNodeOf, nodeId, type BuildGraph, type GraphNode } from '../graph/graph.js';
 import { deliverablePath, type NodeDecision } from '../graph/plan.js';
-import { provenanceFacts } from '../graph/provenance.js';
+import { missingSidecar, provenanceFacts } from '../graph/provenance.js';
 import { extractC2pa } from '../providers/c2pa.js';
+import { getProvider } from '../providers/registry.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { gpt4kVersion } from '../util/version.js';
 import type { ExecutionJob, ExecutionServices } from './execution/types.js';
@@ -18,16 +19,19 @@ import type { NodeOutcome } from './outcomes.js';
  *
  * The date is never the clock at render time, or a rebuild of the same bytes would differ:
  *   1. SOURCE_DATE_EPOCH when set (reproducible builds);
- *   2. for a generated asset, the generation's action record (createdAt): when the image was
- *      made, shared through the cache, so every later render of it says the same;
- *   3. for a `source:` photo, none (the PDF, which must carry one, writes the Unix epoch).
+ *   2. for an image from a remote provider, the generation's action record (createdAt): when
+ *      the image was made, shared through the cache, so every later render of it says the same;
+ *   3. for a `source:` photo, or an image a local provider computes from its key alone (the
+ *      same bytes in any project, at any time), none (the PDF, which must carry one, writes
+ *      the Unix epoch).
  */
 export async function renderProvenance(job: ExecutionJob, services: Pick<ExecutionServices, 'graph' | 'store' | 'outcome'>): Promise<Provenance> {
   const { node, asset } = job;
   const { includePrompt, ...facts } = provenanceFacts(services.graph, asset.id);
   const image = settledOutput(services.outcome(imageNodeOf(asset)));
   const upscale = settledOutput(services.outcome(nodeId.upscale(asset.id)));
-  const date = sourceDateEpoch() ?? (asset.source ? undefined : await generationDate(image?.decision, services.store));
+  const made = !asset.source && (await getProvider(asset.generate.provider)).remote;
+  const date = sourceDateEpoch() ?? (made ? await generationDate(image?.decision, services.store) : undefined);
   const c2pa = asset.source || !image ? undefined : await keepProviderC2pa(services.graph, node, services.store.objectPath(image.outputHash));
   return {
     ...facts,
@@ -85,4 +89,17 @@ async function keepProviderC2pa(graph: BuildGraph, node: GraphNode, generated: s
   const file = path.join(path.dirname(deliverablePath(graph.manifest, node.asset, node.target as string)), C2PA_SIDECAR);
   await writeFileAtomic(file, manifest);
   return { file: C2PA_SIDECAR, hash: `sha256:${createHash('sha256').update(manifest).digest('hex')}` };
+}
+
+/**
+ * A cached render whose sidecar (meta.c2pa) the plan found gone from out/ (graph/provenance.ts
+ * missingSidecar) gets it back, as its deliverable does: extracted again from the generated
+ * image in the store.
+ */
+export async function restoreProviderC2pa(job: ExecutionJob, meta: Record<string, unknown>, services: Pick<ExecutionServices, 'graph' | 'store' | 'outcome'>): Promise<void> {
+  const { node, asset } = job;
+  const deliverable = deliverablePath(services.graph.manifest, node.asset, node.target as string);
+  if (!missingSidecar(deliverable, meta)) return;
+  const image = settledOutput(services.outcome(imageNodeOf(asset)));
+  if (image) await keepProviderC2pa(services.graph, node, services.store.objectPath(image.outputHash));
 }

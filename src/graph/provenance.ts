@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import type { DigitalSourceType } from '../color/xmp.js';
 import type { ResolvedAsset } from '../manifest/types.js';
 import { nodeId, type BuildGraph } from './graph.js';
@@ -53,4 +55,15 @@ function digitalSourceTypeOf(graph: BuildGraph, asset: ResolvedAsset): DigitalSo
   const generate = graph.nodes.get(nodeId.generate(asset.id));
   const reference = generate?.referenceInput ? graph.nodes.get(generate.referenceInput)?.asset : undefined;
   return reference !== undefined && graph.assets.get(reference)?.source ? 'compositeWithTrainedAlgorithmicMedia' : 'trainedAlgorithmicMedia';
+}
+
+/**
+ * The sidecar a render's record names beside its deliverable (the provider's C2PA manifest,
+ * meta.c2pa; src/engine/provenance.ts) when it is gone from out/: the plan then has the render
+ * restore it, as it restores a deleted deliverable. Renders without one pay no stat.
+ */
+export function missingSidecar(deliverable: string, meta: Record<string, unknown>): string | undefined {
+  if (typeof meta.c2pa !== 'string') return undefined;
+  const sidecar = path.join(path.dirname(deliverable), path.basename(meta.c2pa));
+  return statSync(sidecar, { throwIfNoEntry: false }) ? undefined : sidecar;
 }

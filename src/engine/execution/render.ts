@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { deliverablePath } from '../../graph/plan.js';
 import { toGptError } from '../../util/errors.js';
-import { renderProvenance } from '../provenance.js';
+import { renderProvenance, restoreProviderC2pa } from '../provenance.js';
 import { fail, ok } from '../../util/result.js';
 import { actionRecord, upstream, type Execution, type ExecutionResult } from './types.js';
 
@@ -24,7 +24,7 @@ export const renderExecution: Execution = {
     const object = await services.store.putBytes(rendered.data);
     // The render's small sRGB preview: the contact sheet's thumbnail, without decoding the file.
     const preview = await services.store.putBytes(rendered.preview);
-    const meta: Record<string, unknown> = { ...rendered.info, previewHash: preview.hash };
+    const meta: Record<string, unknown> = { ...rendered.info, previewHash: preview.hash, ...(provenance.c2pa ? { c2pa: provenance.c2pa.file } : {}) };
     const ext = path.extname(deliverablePath(manifest, node.asset, target.id)).slice(1);
     await services.store.putAction(actionRecord(job, { hash: object.hash, size: object.size, ext }, meta));
     await services.writeDeliverable(node, object.hash);
@@ -35,6 +35,7 @@ export const renderExecution: Execution = {
     try {
       // The plan stat'ed it a moment ago: an intact deliverable is not looked at twice.
       const restored = job.decision.deliverableIntact === true ? false : await services.ensureDeliverable(job.node, record.output.hash);
+      await restoreProviderC2pa(job, record.meta, services);
       return ok({ restored, output: services.deliverableInfo(job.node, record.meta) });
     } catch (err) {
       return fail({ status: 'failed', error: toGptError(err, 'E_WRITE') });
