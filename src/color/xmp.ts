@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AssetMetadata } from '../manifest/types.js';
 
 /**
  * Where a deliverable came from, and the XMP packet that says so (docs/provenance.md).
@@ -37,6 +38,8 @@ export interface Provenance {
   renderKey: string;
   /** The provider's own C2PA manifest, kept as a sidecar beside the deliverable. */
   c2pa?: { file: string; hash: string };
+  /** The manifest's `metadata:` (rights, credit, keywords). */
+  metadata?: AssetMetadata;
 }
 
 /** What the rendition itself is: its color and, for a PDF, what PDF/X wants said. */
@@ -58,6 +61,7 @@ const NAMESPACES: Record<string, string> = {
   stRef: 'http://ns.adobe.com/xap/1.0/sType/ResourceRef#',
   Iptc4xmpExt: 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/',
   photoshop: 'http://ns.adobe.com/photoshop/1.0/',
+  xmpRights: 'http://ns.adobe.com/xap/1.0/rights/',
   pdf: 'http://ns.adobe.com/pdf/1.3/',
   pdfxid: 'http://www.npes.org/pdfx/ns/id/',
   gpt4k: GPT4K_NS,
@@ -125,6 +129,22 @@ function alt(name: string, value: string): string[] {
   return [`   <${name}><rdf:Alt><rdf:li xml:lang="x-default">${escapeXml(value)}</rdf:li></rdf:Alt></${name}>`];
 }
 
+function bag(name: string, values: string[] | undefined): string[] {
+  if (!values?.length) return [];
+  return [`   <${name}><rdf:Bag>${values.map((v) => `<rdf:li>${escapeXml(v)}</rdf:li>`).join('')}</rdf:Bag></${name}>`];
+}
+
+/** The manifest's `metadata:` as IPTC Core sees it: Copyright Notice, Credit Line, Rights Usage Terms, Keywords. */
+function rightsLines(m: AssetMetadata | undefined): string[] {
+  if (!m) return [];
+  return [
+    ...(m.copyright !== undefined ? [...alt('dc:rights', m.copyright), ...simple('xmpRights:Marked', 'True')] : []),
+    ...bag('dc:subject', m.keywords),
+    ...simple('photoshop:Credit', m.credit),
+    ...(m.usageTerms !== undefined ? alt('xmpRights:UsageTerms', m.usageTerms) : []),
+  ];
+}
+
 function resourceRef(documentID: string, instanceID: string): string {
   return `<stRef:documentID>${documentID}</stRef:documentID><stRef:instanceID>${instanceID}</stRef:instanceID>`;
 }
@@ -138,6 +158,7 @@ export function xmpPacket(p: Provenance, r: Rendition): string {
     ...(r.pdf ? alt('dc:title', r.pdf.title) : []),
     ...alt('dc:description', `${p.asset} / ${p.target}`),
     ...simple('dc:format', MIME[r.format] ?? r.format),
+    ...rightsLines(p.metadata),
     ...simple('xmp:CreatorTool', `gpt4k ${p.toolVersion}`),
     ...simple('xmp:CreateDate', date),
     ...simple('xmp:ModifyDate', date),

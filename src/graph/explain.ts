@@ -232,6 +232,8 @@ const describeRender: Describer = (changes, context, previous, current) => {
   const tool = toolReason('imaging library version', take(changes, 'tool'));
   if (tool) reasons.push(tool);
   const provenance = take(changes, 'provenance');
+  const metadata = take(provenance, 'metadata');
+  if (metadata.size > 0) reasons.push(...rest(metadata).map((change) => `metadata ${change}`));
   // The prompt, provider and model change the generation too: "upstream changed" says it.
   const fields = [...provenance.keys()].filter((field) => !GENERATION_FACTS.has(field));
   if (fields.length > 0) reasons.push(fields.includes('provenance') ? 'provenance metadata added' : `provenance metadata: ${fields.join(', ')} changed`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { DigitalSourceType } from '../color/xmp.js';
-import type { ResolvedAsset } from '../manifest/types.js';
+import type { AssetMetadata, ResolvedAsset } from '../manifest/types.js';
 import { nodeId, type BuildGraph } from './graph.js';
 
 /**
@@ -21,6 +21,8 @@ export interface ProvenanceFacts {
   promptHash?: string;
   /** The manifest opted in to writing the prompt itself. */
   includePrompt?: true;
+  /** `metadata:`: copyright, credit, usage terms, keywords. */
+  metadata?: AssetMetadata;
 }
 
 const factsOf = new WeakMap<ResolvedAsset, ProvenanceFacts>();
@@ -30,8 +32,9 @@ export function provenanceFacts(graph: BuildGraph, assetId: string): ProvenanceF
   if (!asset) throw new Error(`no asset ${assetId}`);
   let facts = factsOf.get(asset);
   if (facts) return facts;
+  const metadata = asset.metadata ? { metadata: asset.metadata } : {};
   if (asset.source) {
-    facts = { asset: asset.id };
+    facts = { asset: asset.id, ...metadata };
   } else {
     facts = {
       asset: asset.id,
@@ -40,6 +43,7 @@ export function provenanceFacts(graph: BuildGraph, assetId: string): ProvenanceF
       model: asset.generate.model,
       promptHash: `sha256:${createHash('sha256').update(asset.prompt, 'utf8').digest('hex')}`,
       ...(graph.manifest.provenance?.prompt ? { includePrompt: true as const } : {}),
+      ...metadata,
     };
   }
   factsOf.set(asset, facts);

@@ -71,6 +71,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     defaultTargets: defaults.targets,
     generate: mergeGenerate(baseGenerate(), defaults.generate),
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
+    metadata: defaults.metadata,
     diagnostics,
   };
   const assets = entries.map((entry) => resolveAsset(entry, scope));

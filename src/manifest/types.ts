@@ -145,6 +145,16 @@ export interface ResolvedAsset {
   promptLine?: string;
   /** "row 7 of skus.csv" for an asset made from a catalog row. */
   origin?: string;
+  /** Rights and keywords for its deliverables' XMP (defaults.metadata, then its own); absent when none. */
+  metadata?: AssetMetadata;
+}
+
+/** `metadata:` resolved: only fields with a value (docs/provenance.md says where each is written). */
+export interface AssetMetadata {
+  copyright?: string;
+  credit?: string;
+  usageTerms?: string;
+  keywords?: string[];
 }
 
 /** `normalize: { background: white, threshold }`: push a near-white backdrop to pure white. */
