@@ -1,7 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { build } from '../../engine/build.js';
 import { plan } from '../../index.js';
+import { approvalsOf } from '../../graph/approvals.js';
 import { withProvider } from '../../manifest/provider-override.js';
+import type { ResolvedManifest } from '../../manifest/types.js';
+import { readReviewFile, REVIEW_FILE, REVIEW_LABEL } from '../../report/review-file.js';
+import { ExitCode, GptError } from '../../util/errors.js';
 import { lintOrThrow } from '../load.js';
 import { formatPlan } from '../plan-format.js';
 import { STOP_EXIT, buildTmpDir, cancellable } from '../signals.js';
@@ -21,6 +25,7 @@ interface BuildFlags {
   explain?: boolean;
   strict?: boolean;
   provider?: string;
+  requireApproved?: boolean;
 }
 
 /** `gpt4k build [ASSET...]`: builds what changed; Ctrl-C, SIGTERM or a closed pipe cancel it cleanly. */
@@ -37,11 +42,13 @@ export function registerBuildCommand(program: Command, context: CommandContext):
     .option('--explain', 'print why each step runs before building')
     .option('--strict', 'prompt lint warnings are errors (exit 2)')
     .option('--provider <name>', 'generate every asset with this provider instead of the manifest\'s (e.g. procedural for a free dry run)')
+    .option('--require-approved', 'the print job: refuse (exit 3) unless every asset\'s deliverables are the ones approved in assets.review.json (gpt4k review)')
     .action(async (assets: string[], opts: BuildFlags, cmd: Command) => {
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
       const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
       await lintOrThrow(manifest, g, !!opts.strict, io);
+      if (opts.requireApproved) await requireApproved(manifest, assets, opts.regenerate);
       const reporter = context.reporter(cmd);
       const announce = () => io.err.write('\ninterrupted: finishing the steps in flight and writing the report (Ctrl-C again to quit now)\n');
       try {
@@ -65,4 +72,16 @@ export function registerBuildCommand(program: Command, context: CommandContext):
         reporter.close();
       }
     });
+}
+
+/** `--require-approved`: every planned asset's deliverables must be the ones approved in review. */
+async function requireApproved(manifest: ResolvedManifest, assets: string[], regenerate: string[] | undefined): Promise<void> {
+  const planned = await plan(manifest, { assets, ...(regenerate ? { regenerate } : {}) });
+  const open = approvalsOf(planned, await readReviewFile(manifest.root)).filter((a) => a.status !== 'approved');
+  if (open.length === 0) return;
+  const described = open.map((a) => `${a.asset} (${REVIEW_LABEL[a.status].toLowerCase()}${a.comment ? `: ${JSON.stringify(a.comment)}` : ''})`);
+  throw new GptError('E_NOT_APPROVED', `not approved for print: ${described.join(', ')}`, {
+    hint: `approve them in gpt4k review (${REVIEW_FILE}), or build without --require-approved`,
+    exitCode: ExitCode.policy,
+  });
 }

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { credentialProblems, credentialWarning } from '../../engine/credentials.js';
+import { approvalsOf, formatApprovals } from '../../graph/approvals.js';
 import type { Plan } from '../../graph/plan.js';
+import { readReviewFile } from '../../report/review-file.js';
 import { plan } from '../../index.js';
 import { withProvider } from '../../manifest/provider-override.js';
 import type { ResolvedManifest } from '../../manifest/types.js';
@@ -41,13 +43,15 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
       if (opts.exitCode) context.setExit(workToDo(planned) > 0 ? ExitCode.assetFailed : ExitCode.ok);
       const modes = await modeCosts(manifest, context, cmd, assets);
       const warnings = (await credentialProblems(manifest, planned)).map(credentialWarning);
+      const reviewed = await readReviewFile(manifest.root);
+      const review = Object.keys(reviewed.assets).length > 0 ? approvalsOf(planned, reviewed) : [];
       if (g.json) {
-        io.out.write(`${JSON.stringify({ ...planned, ...(modes.length > 0 ? { modes } : {}), ...(warnings.length > 0 ? { warnings } : {}) }, null, 2)}\n`);
+        io.out.write(`${JSON.stringify({ ...planned, ...(modes.length > 0 ? { modes } : {}), ...(review.length > 0 ? { review } : {}), ...(warnings.length > 0 ? { warnings } : {}) }, null, 2)}\n`);
         return;
       }
       // Said before the plan, where a build would only find out at its first request.
       for (const warning of warnings) printDiagnostic(warning, io);
-      const extra = [g.verbose ? formatPrompts(manifest, planned) : '', modes.length > 0 ? formatModeCosts(modes) : ''].filter((s) => s !== '');
+      const extra = [g.verbose ? formatPrompts(manifest, planned) : '', modes.length > 0 ? formatModeCosts(modes) : '', review.length > 0 ? formatApprovals(review) : ''].filter((s) => s !== '');
       io.out.write(`${[formatPlan(planned, { verbose: !!g.verbose, onlyRuns: false, manifest }), ...extra].join('\n\n')}\n`);
     });
 }
