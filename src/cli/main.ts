@@ -13,6 +13,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import type { CommandContext, GlobalOptions, Io } from './commands/context.js';
 import { registerGraphCommand } from './commands/graph.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerModelsCommand } from './commands/models.js';
 import { registerPickCommand } from './commands/pick.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { registerPreflightCommand } from './commands/preflight.js';
@@ -83,6 +84,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   registerCacheCommands(program, context);
   registerPickCommand(program, context);
   registerPreflightCommand(program, context);
+  registerModelsCommand(program, context);
   registerReviewCommand(program, context);
   registerCompletionCommand(program, context);
   return program;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { acquireBuildLock } from '../cache/lock.js';
+import { sweepAbandonedTemp } from '../cache/sweep.js';
 import type { ProjectCache, StoreFactory } from '../cache/project-cache.js';
 import { recordNode, saveState } from '../cache/state.js';
 import { checkLock, lockAfterBuild } from './variants.js';
@@ -70,6 +71,8 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
     onWait: (holder) => emit({ type: 'lock-wait', pid: holder.pid, startedAt: holder.startedAt }),
   });
   try {
+    // A build killed before us leaves temp files of its atomic writes; no one else writes now.
+    if (lock.abandoned) await sweepAbandonedTemp(path.join(manifest.root, '.gpt4k'), [manifest.outputDir]);
     // Read the cache under the lock: a build that held it before us may have written to it.
     const cache = await openProjectCache(manifest, options.openStore);
     return await runBuild(graph, selected, cache, options, emit, started);

@@ -3,7 +3,7 @@ import { hasProvider, providerNames } from '../providers/registry.js';
 import { attachProjectRoot } from '../providers/project-root.js';
 import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
 import { compilePrompt, type PromptSpec } from './prompt-compile.js';
-import type { GenerateParams, NormalizeParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
+import type { GenerateParams, NormalizeParams, PositionedGenerateField, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
 import { promptSpans, type FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
@@ -38,10 +38,29 @@ export interface AssetScope {
   /** defaults.targets; undefined means every target. */
   defaultTargets: string[] | undefined;
   generate: GenerateParams;
+  /** Where defaults.generate's positioned fields are written. */
+  generateAt: GeneratePositions;
   upscale: UpscaleParams;
   /** defaults.metadata. */
   metadata: RawMetadata | undefined;
   diagnostics: Diagnostics;
+}
+
+export type GeneratePositions = Partial<Record<PositionedGenerateField, Located>>;
+
+const POSITIONED_FIELDS: readonly PositionedGenerateField[] = ['provider', 'model', 'size', 'quality'];
+
+/**
+ * Where each positioned field of a merged `generate` was written: the layer's own position for
+ * the fields `over` (the `generate:` under `at`) sets, the earlier layers' for the rest.
+ */
+export function generatePositions(base: GeneratePositions, over: RawGenerate | undefined, source: SourceFile, at: DataPath): GeneratePositions {
+  if (!over) return base;
+  const positions = { ...base };
+  for (const field of POSITIONED_FIELDS) {
+    if (over[field] !== undefined) positions[field] = source.valueAt([...at, 'generate', field]);
+  }
+  return positions;
 }
 
 /** Keys of `generate:` that GenerateParams holds itself; the rest go to `options`. */
@@ -139,6 +158,7 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
     prompt: raw.source !== undefined ? ownPrompt : [prefix, ownPrompt].filter((s) => s !== '').join(' '),
     ownPrompt,
     generate: mergeGenerate(scope.generate, raw.generate),
+    generateAt: generatePositions(scope.generateAt, raw.generate, source, entry.path),
     upscale: mergeUpscale(scope.upscale, raw.upscale, scope.root),
     targets: [...targets],
     at: entry.idAt.at,

@@ -155,6 +155,16 @@ export interface RawManifest {
   assets?: Record<string, RawAsset>;
   include?: Array<string | RawCatalogInclude>;
   modes?: Record<string, RawMode>;
+  models?: Record<string, RawModelDeclaration>;
+}
+
+export interface RawModelDeclaration {
+  like?: string;
+  provider?: string;
+  sizes?: string[];
+  qualities?: string[];
+  maxReferenceImages?: number;
+  price?: number | Record<string, unknown>;
 }
 
 export function isPrintTarget(target: RawTarget): target is RawPrintTarget {

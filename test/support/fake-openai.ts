@@ -21,6 +21,7 @@
  *
  * Behaviours: `ok`, `rate_limit` (429 rate_limit_exceeded, optional `retry-after` /
  * `retry-after-ms`), `insufficient_quota` (429), `status` (any status, e.g. 500, 503, 408),
+ * `ok` may carry `image` (the bytes to answer with),
  * `hang` (never answers; the client must time out), `moderation_blocked` (400),
  * `invalid_api_key` (401, quoting the key the way the real API does), `truncated` (200 whose
  * base64 image is cut in half), `not_json` (200 with a broken body), `reset` (the connection is
@@ -46,7 +47,14 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 
 export type Behaviour =
-  | { kind: 'ok'; latencyMs?: number; revisedPrompt?: string | null; usage?: Record<string, unknown> | null }
+  | {
+      kind: 'ok';
+      latencyMs?: number;
+      revisedPrompt?: string | null;
+      usage?: Record<string, unknown> | null;
+      /** These bytes (base64-encoded as is) instead of the solid image: hostile answers, empty ones. */
+      image?: Buffer;
+    }
   | { kind: 'rate_limit'; latencyMs?: number; retryAfter?: string | number; retryAfterMs?: number }
   | { kind: 'insufficient_quota'; latencyMs?: number }
   | {
@@ -376,7 +384,7 @@ async function imagesResponse(record: RecordedRequest, behaviour: Behaviour, c2p
   const height = Number(m?.[2] ?? 1024);
   const format = body['output_format'] === 'jpeg' || body['output_format'] === 'webp' ? body['output_format'] : 'png';
   const quality = typeof body['quality'] === 'string' ? body['quality'] : 'auto';
-  const plain = await solidImage(width, height, format, prompt);
+  const plain = behaviour.kind === 'ok' && behaviour.image ? behaviour.image : await solidImage(width, height, format, prompt);
   const image = c2pa && format === 'png' ? withCaBX(plain, c2pa) : plain;
   let b64 = image.toString('base64');
   if (behaviour.kind === 'truncated') b64 = b64.slice(0, Math.floor(b64.length / 8) * 4);
