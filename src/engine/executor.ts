@@ -145,6 +145,7 @@ export class Executor {
         if (pool === 'process') steps.shareCores(pools.process.running);
         return steps;
       },
+      outcome: (id) => this.outcomes.get(id),
       pixels: (id) => this.pixels.get(id),
       data: (id) => this.storedData(id),
       keepPixels: (id, image) => this.pixels.keep(id, image),

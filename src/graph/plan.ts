@@ -10,6 +10,7 @@ import type { BuildGraph, GraphNode } from './graph.js';
 import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } from './explain.js';
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint, type FingerprintFields } from './keys.js';
 import type { LockFile } from '../cache/lockfile.js';
+import { missingSidecar } from './provenance.js';
 import { resolveCandidates, type CandidateSet } from './variants.js';
 import { batched, BATCH_DISCOUNTS } from '../providers/batch-types.js';
 
@@ -333,7 +334,11 @@ class PlanWalk {
     if (node.kind === 'render' && decision.record) {
       const file = deliverablePath(this.graph.manifest, node.asset, node.target as string);
       decision.deliverableIntact = deliverableIntact(this.graph.manifest, file, decision.record.output.hash, env.state, this.deliverableStats.get(file));
-      if (!decision.deliverableIntact) {
+      const sidecar = decision.deliverableIntact ? missingSidecar(file, decision.record.meta) : undefined;
+      if (sidecar) {
+        decision.deliverableIntact = false;
+        reasons = [`${projectPath(this.graph.manifest, sidecar)} is missing: restored from the cache (no rework)`];
+      } else if (!decision.deliverableIntact) {
         const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
         reasons = [`${projectPath(this.graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
       }

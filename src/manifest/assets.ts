@@ -9,7 +9,8 @@ import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import type { RawAsset, RawGenerate, RawNormalize, RawUpscale } from './raw.js';
+import { resolveMetadata } from './metadata.js';
+import type { RawAsset, RawGenerate, RawMetadata, RawNormalize, RawUpscale } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -40,6 +41,8 @@ export interface AssetScope {
   /** Where defaults.generate's positioned fields are written. */
   generateAt: GeneratePositions;
   upscale: UpscaleParams;
+  /** defaults.metadata. */
+  metadata: RawMetadata | undefined;
   diagnostics: Diagnostics;
 }
 
@@ -168,6 +171,8 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   const normalize = resolveNormalize(raw.normalize) ?? style?.normalize;
   if (normalize) asset.normalize = normalize;
   if (entry.label !== undefined) asset.origin = entry.label;
+  const metadata = resolveMetadata(scope.metadata, raw.metadata);
+  if (metadata) asset.metadata = metadata;
   if (raw.prompt !== undefined && raw.source === undefined) {
     const promptAt = valueAt('prompt');
     asset.promptAt = promptAt.at;

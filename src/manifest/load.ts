@@ -74,6 +74,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     generate: mergeGenerate(baseGenerate(), defaults.generate),
     generateAt: generatePositions({}, defaults.generate, source, ['defaults']),
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
+    metadata: defaults.metadata,
     diagnostics,
   };
   const assets = entries.map((entry) => resolveAsset(entry, scope));
@@ -103,6 +104,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     assets,
     inputFiles,
     pricing: raw.pricing ?? {},
+    provenance: { prompt: raw.provenance?.prompt ?? false },
     warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
     modes: Object.keys(raw.modes ?? {}),
     models: [...declaredModels.values()],

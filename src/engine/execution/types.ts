@@ -8,6 +8,7 @@ import type { RawImage } from '../../util/image.js';
 import type { Result } from '../../util/result.js';
 import type { BuildEvent } from '../events.js';
 import type { BatchScheduler } from '../batch-scheduler.js';
+import type { NodeOutcome } from '../outcomes.js';
 import type { Pool, RateLimiter } from '../pool.js';
 import type { CandidateImages } from '../variants.js';
 
@@ -109,6 +110,8 @@ export interface ExecutionServices {
   steps(): Promise<StepsModule>;
   /** The step runners for a job holding a slot of `pool`: image jobs share the cores. */
   stepsWithCores(pool: keyof Pools): Promise<StepsModule>;
+  /** What became of a node already settled (a render reads its upstream hashes for its provenance). */
+  outcome(id: string): NodeOutcome | undefined;
   /** An input's pixels (decoded from the store, or computed on demand). */
   pixels(id: string): Promise<PixelResult>;
   /** An input's small stored output, parsed as JSON (the balance step's statistics). */
