@@ -21,6 +21,7 @@ const BENCHES = {
   openai: './openai.bench.mjs',
   remote: './remote.bench.mjs',
   realesrgan: './realesrgan.bench.mjs',
+  scale: './scale.bench.mjs',
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -114,6 +114,27 @@ describe('initProject', () => {
     expect(loaded.value.outputDir).toBe(path.join(dir, 'out'));
   });
 
+  it('shows the current choice for print: Sunburst finals as written, a Flare draft mode, with what each costs', async () => {
+    await initProject(dir);
+    const text = await read('assets.pipeline.yaml');
+    const final = await loadManifest(path.join(dir, 'assets.pipeline.yaml'));
+    const draft = await loadManifest(path.join(dir, 'assets.pipeline.yaml'), { mode: 'draft' });
+    if (!final.ok || !draft.ok) expect.fail('the init manifest does not load in both modes');
+    expect(final.value.modes).toEqual(['draft']);
+    expect(final.value.assets.map((a) => a.generate.model)).toEqual(Array(3).fill('gpt-image-2.5-sunburst'));
+    expect(draft.value.assets.map((a) => a.generate.model)).toEqual(Array(3).fill('gpt-image-2.5-flare'));
+    expect(draft.value.outputDir).toBe(path.join(dir, 'out', '_draft'));
+    // The costs the comment names are the estimator's own figures for the generate size.
+    expect(text).toContain('$0.165 on Sunburst at high');
+    expect(text).toContain('$0.041 on Flare at medium');
+    // Switched to openai, plan prices both modes without sending anything.
+    await writeFile(path.join(dir, 'assets.pipeline.yaml'), text.replace('provider: procedural', 'provider: openai'));
+    const plan = await runCli(['plan'], { cwd: dir, env: { OPENAI_API_KEY: 'sk-test-init' } });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/default \(this plan\) 3 images ~\$0\.49/);
+    expect(plan.stdout).toMatch(/draft 3 images ~\$0\.12/);
+  });
+
   it('writes a workflow that is valid YAML, caches .gpt4k and builds --frozen', async () => {
     await initProject(dir);
     const workflow = parse(await read('.github/workflows/assets.yml')) as {

@@ -6,6 +6,8 @@ import { GptError, ExitCode } from '../util/errors.js';
 
 export interface BuildLock {
   release(): Promise<void>;
+  /** The holder before us, when it died without releasing (killed, crashed): its temp files may remain. */
+  abandoned?: LockHolder;
 }
 
 export interface LockHolder {
@@ -61,6 +63,7 @@ export async function acquireBuildLock(
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const stale = Math.max(2_000, options.staleMs ?? STALE_MS);
   let told = false;
+  let abandoned: LockHolder | undefined;
   for (;;) {
     try {
       const release = await lockfile.lock(cacheDir, {
@@ -73,8 +76,11 @@ export async function acquireBuildLock(
         onCompromised: () => undefined,
       });
       const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+      // A holder still named here never released: taken over as stale, after a crash.
+      abandoned ??= await readHolder(holderFile);
       await writeFile(holderFile, JSON.stringify(me));
       return {
+        ...(abandoned ? { abandoned } : {}),
         release: async () => {
           const holder = await readHolder(holderFile);
           if (holder?.pid === me.pid && holder.host === me.host) await rm(holderFile, { force: true });
@@ -89,6 +95,7 @@ export async function acquireBuildLock(
       // Its process is gone (killed, crashed): no need to wait for the heartbeat to go stale.
       await rm(lockDir, { recursive: true, force: true });
       await rm(holderFile, { force: true });
+      abandoned = holder;
       continue;
     }
     if (holder && !told) {

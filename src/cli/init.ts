@@ -28,9 +28,21 @@ export const MANIFEST_TEMPLATE = `${SCHEMA_COMMENT}
 version: 1
 output: out
 
+# Print: Sunburst for finals (the build as written), Flare for drafts (the draft mode below).
 defaults:
-  generate: { provider: procedural, model: gpt-image-2, size: 1536x1024, quality: high }
+  generate: { provider: procedural, model: gpt-image-2.5-sunburst, size: 1536x1024, quality: high }
   upscale: { engine: lanczos, scale: 4 }
+
+# With provider: openai, one 1536x1024 image (upscaled 4x: A3 at ~340 dpi, and UHD) is
+# estimated at $0.165 on Sunburst at high, $0.50 at max (gpt4k's conservative figure for max;
+# the actual cost comes from the tokens billed), and $0.041 on Flare at medium: these 3 assets
+# are ~$0.50 final, ~$0.12 draft. \`npx gpt4k plan\` shows the estimate of each mode.
+#   npx gpt4k build --mode draft    Flare drafts of the screen target, into out/_draft/
+modes:
+  draft:
+    generate: { model: gpt-image-2.5-flare, quality: medium }
+    upscale: { scale: 1 }
+    targets: [uhd]
 
 # Requests at once, CPU jobs at once, and a budget a build may not exceed.
 limits: { generate: 5, process: 2, maxCostUsd: 25 }

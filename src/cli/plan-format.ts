@@ -33,9 +33,9 @@ export function formatPlan(plan: Plan, options: PlanFormatOptions): string {
   const blocks: string[] = [];
   const upToDate: string[] = [];
   for (const [asset, nodes] of groups) {
-    const active = nodes.filter((n) => n.action === 'run' || isRestore(n));
+    const active = nodes.filter((n) => n.action !== 'cached' || isRestore(n));
     // A step the remote cache holds is worth a line where its asset has something to do.
-    const shown = nodes.filter((n) => n.action === 'run' || isRestore(n) || (n.remote && active.length > 0) || (options.verbose && n.kind !== 'source'));
+    const shown = nodes.filter((n) => n.action !== 'cached' || isRestore(n) || (n.remote && active.length > 0) || (options.verbose && n.kind !== 'source'));
     if (active.length === 0) {
       if (options.verbose) blocks.push(formatAsset(asset, shown));
       else upToDate.push(asset);
@@ -81,7 +81,7 @@ function formatAsset(asset: string, nodes: PlannedNode[]): string {
   }
   const names = nodes.map((n) => `${stepName(n)}${costOf(n)}`);
   const width = Math.max(...names.map((n) => n.length));
-  const statuses = nodes.map((n) => (n.action === 'run' ? 'run' : isRestore(n) ? 'restore' : n.remote ? 'cached (remote)' : 'cached'));
+  const statuses = nodes.map((n) => (n.action !== 'cached' ? n.action : isRestore(n) ? 'restore' : n.remote ? 'cached (remote)' : 'cached'));
   const statusWidth = Math.max(7, ...statuses.map((s) => s.length));
   const lines = [header];
   nodes.forEach((node, i) => {
@@ -99,8 +99,10 @@ function summaryLine(nodes: PlannedNode[], s: Plan['summary'], assets: number): 
   const run = nodes.filter((n) => n.action === 'run');
   const remote = nodes.filter((n) => n.remote).length;
   const remoteText = remote > 0 ? ` (${remote} on the remote cache)` : '';
+  const pendingText = s.pending ? `, ${s.pending} image${s.pending === 1 ? '' : 's'} pending in a provider batch` : '';
+  if (run.length === 0 && s.pending) return `nothing to run${pendingText}`;
   if (run.length === 0) return `nothing to do: all ${nodes.length} steps of ${assets} asset${assets === 1 ? '' : 's'} are cached${remoteText}${restoreText}`;
   const building = new Set(run.map((n) => n.asset)).size;
   const images = `${s.generate} image${s.generate === 1 ? '' : 's'} to generate`;
-  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${remote > 0 ? `, ${remote} step${remote === 1 ? '' : 's'} cached on the remote cache` : ''}${restoreText}`;
+  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${remote > 0 ? `, ${remote} step${remote === 1 ? '' : 's'} cached on the remote cache` : ''}${restoreText}${pendingText}`;
 }

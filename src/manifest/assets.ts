@@ -3,13 +3,14 @@ import { hasProvider, providerNames } from '../providers/registry.js';
 import { attachProjectRoot } from '../providers/project-root.js';
 import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
 import { compilePrompt, type PromptSpec } from './prompt-compile.js';
-import type { GenerateParams, NormalizeParams, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
+import type { GenerateParams, NormalizeParams, PositionedGenerateField, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
 import { promptSpans, type FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import type { RawAsset, RawGenerate, RawNormalize, RawUpscale } from './raw.js';
+import { resolveMetadata } from './metadata.js';
+import type { RawAsset, RawGenerate, RawMetadata, RawNormalize, RawUpscale } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -37,12 +38,33 @@ export interface AssetScope {
   /** defaults.targets; undefined means every target. */
   defaultTargets: string[] | undefined;
   generate: GenerateParams;
+  /** Where defaults.generate's positioned fields are written. */
+  generateAt: GeneratePositions;
   upscale: UpscaleParams;
+  /** defaults.metadata. */
+  metadata: RawMetadata | undefined;
   diagnostics: Diagnostics;
 }
 
+export type GeneratePositions = Partial<Record<PositionedGenerateField, Located>>;
+
+const POSITIONED_FIELDS: readonly PositionedGenerateField[] = ['provider', 'model', 'size', 'quality'];
+
+/**
+ * Where each positioned field of a merged `generate` was written: the layer's own position for
+ * the fields `over` (the `generate:` under `at`) sets, the earlier layers' for the rest.
+ */
+export function generatePositions(base: GeneratePositions, over: RawGenerate | undefined, source: SourceFile, at: DataPath): GeneratePositions {
+  if (!over) return base;
+  const positions = { ...base };
+  for (const field of POSITIONED_FIELDS) {
+    if (over[field] !== undefined) positions[field] = source.valueAt([...at, 'generate', field]);
+  }
+  return positions;
+}
+
 /** Keys of `generate:` that GenerateParams holds itself; the rest go to `options`. */
-const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'options']);
+const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'batch', 'options']);
 
 export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefined): GenerateParams {
   if (!over) return base;
@@ -55,6 +77,8 @@ export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefine
   };
   const seed = over.seed ?? base.seed;
   if (seed !== undefined) merged.seed = seed;
+  const batch = over.batch ?? base.batch;
+  if (batch !== undefined) merged.batch = batch;
   for (const [key, value] of Object.entries(over)) {
     if (!CORE_GENERATE_KEYS.has(key) && value !== undefined) merged.options[key] = value;
   }
@@ -136,6 +160,7 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
     prompt: raw.source !== undefined ? ownPrompt : [prefix, ownPrompt].filter((s) => s !== '').join(' '),
     ownPrompt,
     generate: mergeGenerate(scope.generate, raw.generate),
+    generateAt: generatePositions(scope.generateAt, raw.generate, source, entry.path),
     upscale: mergeUpscale(scope.upscale, raw.upscale, scope.root),
     targets: [...targets],
     at: entry.idAt.at,
@@ -146,6 +171,8 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   const normalize = resolveNormalize(raw.normalize) ?? style?.normalize;
   if (normalize) asset.normalize = normalize;
   if (entry.label !== undefined) asset.origin = entry.label;
+  const metadata = resolveMetadata(scope.metadata, raw.metadata);
+  if (metadata) asset.metadata = metadata;
   if (raw.prompt !== undefined && raw.source === undefined) {
     const promptAt = valueAt('prompt');
     asset.promptAt = promptAt.at;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
 import { BUILTIN_PROFILES, isBuiltinProfile, type Limits, type ProfileRef, type ResolvedAsset, type ResolvedManifest, type ResolvedStyle } from './types.js';
-import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
+import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, generatePositions, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
+import { attachDeclarations, resolveDeclaredModels } from './models.js';
 import { Diagnostics, sortDiagnostics } from './context.js';
 import { DEFAULTS, defaultProcessLimit } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
@@ -49,6 +50,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
 
   const defaults = raw.defaults ?? {};
   checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics);
+  const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics);
   if (defaults.targets) checkTargetNames(defaults.targets, targetIds, source, ['defaults', 'targets'], diagnostics);
 
   const entries = manifestEntries(raw, source);
@@ -70,7 +72,9 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     targetIds,
     defaultTargets: defaults.targets,
     generate: mergeGenerate(baseGenerate(), defaults.generate),
+    generateAt: generatePositions({}, defaults.generate, source, ['defaults']),
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
+    metadata: defaults.metadata,
     diagnostics,
   };
   const assets = entries.map((entry) => resolveAsset(entry, scope));
@@ -84,6 +88,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     outputDir = applyMode(options.mode, raw, { root, source, outputDir, assets, diagnostics });
   }
 
+  attachDeclarations(assets, declaredModels);
   if (diagnostics.errors.length === 0) await checkProviderParams(assets, diagnostics);
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
@@ -100,8 +105,10 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     assets,
     inputFiles,
     pricing: raw.pricing ?? {},
+    provenance: { prompt: raw.provenance?.prompt ?? false },
     warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
     modes: Object.keys(raw.modes ?? {}),
+    models: [...declaredModels.values()],
     ...(options.mode !== undefined ? { mode: options.mode } : {}),
   });
 }
@@ -130,6 +137,7 @@ function applyMode(
   }
   for (const asset of ctx.assets) {
     asset.generate = mergeGenerate(asset.generate, mode.generate);
+    asset.generateAt = generatePositions(asset.generateAt ?? {}, mode.generate, ctx.source, ['modes', name]);
     asset.upscale = mergeUpscale(asset.upscale, mode.upscale, ctx.root);
     if (mode.targets) asset.targets = [...mode.targets];
   }
@@ -316,19 +324,29 @@ function checkDuplicateIds(entries: AssetEntry[], diagnostics: Diagnostics): voi
 
 /**
  * Each provider's own checks of its parameters (sizes, qualities, retired options), so nothing
- * invalid reaches an API and the error points into the manifest. Assets sharing parameters
- * are checked once: a catalogue of a thousand rows costs one check.
+ * invalid reaches an API and the error points into the manifest: at the value it is about
+ * (`quality: xhigh` where it is written, be it defaults.generate, the asset or a mode), else at
+ * the asset. Assets sharing parameters and positions are checked once: a catalogue of a
+ * thousand rows costs one check.
  */
 async function checkProviderParams(assets: ResolvedAsset[], diagnostics: Diagnostics): Promise<void> {
   const seen = new Set<string>();
   for (const asset of assets) {
     if (asset.source) continue;
-    const key = JSON.stringify([asset.generate.provider, asset.generate.model, asset.generate.size, asset.generate.quality, asset.generate.options]);
+    const fieldAt = Object.fromEntries(Object.entries(asset.generateAt ?? {}).map(([field, located]) => [field, located.at]));
+    const key = JSON.stringify([asset.generate.provider, asset.generate.model, asset.generate.size, asset.generate.quality, asset.generate.options, fieldAt]);
     if (seen.has(key)) continue;
     seen.add(key);
+    const lines = new Map(Object.values(asset.generateAt ?? {}).map((located) => [positionKey(located.at), located.sourceLine]));
     const provider = await getProvider(asset.generate.provider);
-    for (const d of provider.validate?.(asset.generate, asset.at) ?? []) {
-      (d.severity === 'warning' ? diagnostics.warnings : diagnostics.errors).push(d);
+    for (const d of provider.validate?.(asset.generate, asset.at, fieldAt) ?? []) {
+      const sourceLine = d.at && d.sourceLine === undefined ? lines.get(positionKey(d.at)) : undefined;
+      const located = sourceLine !== undefined ? { ...d, sourceLine } : d;
+      (d.severity === 'warning' ? diagnostics.warnings : diagnostics.errors).push(located);
     }
   }
+}
+
+function positionKey(at: { file: string; line: number; col: number }): string {
+  return `${at.file}:${at.line}:${at.col}`;
 }

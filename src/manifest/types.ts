@@ -1,4 +1,5 @@
 import type { SourcePosition } from '../util/errors.js';
+import type { Located } from './positions.js';
 
 /**
  * The manifest after loading, validation, defaults and includes: everything the graph needs,
@@ -26,9 +27,13 @@ export interface ResolvedManifest {
   inputFiles: string[];
   /** Manifest `pricing:` overrides, per provider -> model -> quality -> size (USD per image). */
   pricing: Record<string, unknown>;
+  /** `provenance:`: whether the deliverables' XMP carries the prompt itself (absent: only its hash). */
+  provenance?: { prompt: boolean };
   warnings: import('../util/errors.js').Diagnostic[];
   /** The `modes:` the manifest declares (draft, ...), and the one applied (absent: none). */
   modes?: string[];
+  /** The models the manifest's `models:` section declares, in the order written. */
+  models?: DeclaredModel[];
   mode?: string;
 }
 
@@ -52,9 +57,37 @@ export interface GenerateParams {
   size: string;
   quality: string;
   seed?: number;
+  /** Send through the provider's batch API (half price, answered within 24 h); not part of the cache key. */
+  batch?: boolean;
   /** Any further provider parameters (background, output_format, moderation, ...). */
   options: Record<string, unknown>;
+  /**
+   * What the manifest's `models:` section says about `model`, when it declares it. Providers
+   * check and price the model by it; it is no part of any cache key (the model id is).
+   */
+  modelDeclaration?: DeclaredModel;
 }
+
+/**
+ * A model gpt4k does not know, as the manifest declares it (`models:`): what it is like and what
+ * differs. Checked against the provider's model table when the manifest loads.
+ */
+export interface DeclaredModel {
+  id: string;
+  /** The provider that serves it: the one of `like`, or the one named. */
+  provider: string;
+  /** A model the provider's table knows; everything not declared here is that model's. */
+  like?: string;
+  /** WIDTHxHEIGHT sizes the model makes (openai). */
+  sizes?: string[];
+  qualities?: string[];
+  maxReferenceImages?: number;
+  /** USD per image for estimates: a number, or quality -> USD or quality -> size -> USD. */
+  price?: number | Record<string, unknown>;
+}
+
+/** The `generate:` fields whose errors point at where the value was written. */
+export type PositionedGenerateField = 'provider' | 'model' | 'size' | 'quality';
 
 export interface UpscaleParams {
   engine: string; // "lanczos" | "realesrgan" | "none"
@@ -131,6 +164,11 @@ export interface ResolvedAsset {
   /** Absolute path of an existing image used instead of a generated one. */
   source?: string;
   generate: GenerateParams;
+  /**
+   * Where each of `generate`'s provider, model, size and quality was written (defaults.generate,
+   * the asset, an include or a mode), for errors about the value; absent: the built-in default.
+   */
+  generateAt?: Partial<Record<PositionedGenerateField, Located>>;
   upscale: UpscaleParams;
   targets: string[];
   /** Candidate images to generate (`variants:`); absent means 1. The lock file says which is used. */
@@ -145,6 +183,16 @@ export interface ResolvedAsset {
   promptLine?: string;
   /** "row 7 of skus.csv" for an asset made from a catalog row. */
   origin?: string;
+  /** Rights and keywords for its deliverables' XMP (defaults.metadata, then its own); absent when none. */
+  metadata?: AssetMetadata;
+}
+
+/** `metadata:` resolved: only fields with a value (docs/provenance.md says where each is written). */
+export interface AssetMetadata {
+  copyright?: string;
+  credit?: string;
+  usageTerms?: string;
+  keywords?: string[];
 }
 
 /** `normalize: { background: white, threshold }`: push a near-white backdrop to pure white. */

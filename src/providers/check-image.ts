@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { ProviderError } from './retry.js';
+import { describePixels, MAX_IMAGE_PIXELS } from '../util/image.js';
 
 /** The image, decoded and checked. */
 export interface CheckedImage {
@@ -34,6 +35,15 @@ export async function checkImageBytes(
   if (!bytes || bytes.length === 0) throw bad('the response held no image');
   const format = SIGNATURES.find((s) => s.test(bytes))?.format;
   if (!format) throw bad('the image is not PNG, JPEG or WebP');
+  const unusable = await unusableAnswer(bytes, format);
+  if (unusable) {
+    // The same request would get the same kind of answer: not worth paying for again.
+    throw new ProviderError('E_BAD_IMAGE', `${answer.answered} but ${unusable}`, {
+      hint: 'this is not retried; a gateway or self-hosted server in between may be rewriting images: check it',
+      ...(answer.status !== undefined ? { status: answer.status } : {}),
+      ...(answer.requestId !== undefined ? { requestId: answer.requestId } : {}),
+    });
+  }
   try {
     const image = sharp(bytes, { failOn: 'warning' });
     const meta = await image.metadata();
@@ -43,4 +53,17 @@ export async function checkImageBytes(
   } catch {
     throw bad(`the ${format.toUpperCase()} image does not decode (truncated, ${bytes.length} bytes)`);
   }
+}
+
+/** What the header alone shows, before any pixel is decoded: a decompression bomb or an animation. */
+async function unusableAnswer(bytes: Buffer, format: CheckedImage['format']): Promise<string | undefined> {
+  const meta = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  if (!meta) return undefined; // the full decode below says what is wrong
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > MAX_IMAGE_PIXELS) return `the ${format.toUpperCase()} image is ${describePixels(width, height)}, over the limit of ${describePixels(0x3fff, 0x3fff)} (a decompression bomb)`;
+  if ((meta.pages ?? 1) > 1) return `the ${format.toUpperCase()} image is an animation (${meta.pages} frames), not a still image`;
+  return undefined;
 }

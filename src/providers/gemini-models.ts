@@ -19,8 +19,9 @@
  * (gemini-3-pro-image, gemini-3.1-flash-image, gemini-3.1-flash-lite-image): they are aliases here.
  */
 
-import type { GenerateParams } from '../manifest/types.js';
+import type { DeclaredModel, GenerateParams } from '../manifest/types.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
+import { positionOf, type FieldPositions } from './types.js';
 import { closest } from '../manifest/suggest.js';
 import { AUTO_FROM_TARGETS } from './openai-models.js';
 
@@ -137,8 +138,18 @@ function fallbackSpec(model: string): GeminiModelSpec {
   return { ...(GEMINI_MODELS[1] as GeminiModelSpec), id: model };
 }
 
-export function specOrFallback(model: string): GeminiModelSpec {
-  return geminiModelSpec(model) ?? fallbackSpec(model);
+export function specOrFallback(model: string, declaration?: DeclaredModel): GeminiModelSpec {
+  return declaredGeminiSpec(model, declaration) ?? geminiModelSpec(model) ?? fallbackSpec(model);
+}
+
+/**
+ * A model the manifest's `models:` declares for gemini: the model it is `like` (else the table's
+ * own entry, else the Pro model), under its own id. Undefined when `declaration` is not for it.
+ */
+export function declaredGeminiSpec(model: string, declaration: DeclaredModel | undefined): GeminiModelSpec | undefined {
+  if (!declaration || declaration.id !== model || declaration.provider !== 'gemini') return undefined;
+  const base = (declaration.like !== undefined ? geminiModelSpec(declaration.like) : undefined) ?? geminiModelSpec(model) ?? fallbackSpec(model);
+  return { ...base, id: model, aliases: [], source: "the manifest's models: section" };
 }
 
 function ratioOf(aspect: string): number {
@@ -184,7 +195,7 @@ export interface GeminiImageConfig {
 }
 
 export function geminiImageConfig(params: GenerateParams, width: number, height: number): GeminiImageConfig {
-  const spec = specOrFallback(params.model);
+  const spec = specOrFallback(params.model, params.modelDeclaration);
   const config: GeminiImageConfig = {};
   const explicitAspect = typeof params.options['aspectRatio'] === 'string' ? params.options['aspectRatio'] : undefined;
   const explicitSize = typeof params.options['imageSize'] === 'string' ? (params.options['imageSize'] as ImageSizeClass) : undefined;
@@ -208,8 +219,8 @@ export function geminiImageConfig(params: GenerateParams, width: number, height:
  *
  * @example geminiSizeForAspect('gemini-2.5-flash-image', 16 / 9) // "1344x768"
  */
-export function geminiSizeForAspect(model: string, aspect: number): string {
-  const spec = specOrFallback(model);
+export function geminiSizeForAspect(model: string, aspect: number, declaration?: DeclaredModel): string {
+  const spec = specOrFallback(model, declaration);
   const { aspect: nearest } = nearestAspect(spec, Number.isFinite(aspect) && aspect > 0 ? aspect : 1);
   const size = outputSize(spec, nearest, spec.imageSizes.includes('2K') ? '2K' : spec.imageSizes[spec.imageSizes.length - 1]);
   return `${size.width}x${size.height}`;
@@ -242,27 +253,29 @@ export const GEMINI_OPTIONS = [
  * Manifest-time checks of `generate` for the gemini provider: the model, the size (as an aspect
  * and resolution the model makes) and every option, each error with its fix.
  */
-export function validateGeminiParams(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
+export function validateGeminiParams(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const error = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'error' });
+  const reporter = (severity: 'error' | 'warning', where: SourcePosition | undefined) => (code: string, message: string, hint?: string): void => {
+    out.push({ code, message, hint, at: where, severity });
   };
-  const warn = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'warning' });
-  };
+  const error = reporter('error', at);
+  const warn = reporter('warning', at);
+  const modelAt = positionOf('model', at, fieldAt);
+  const sizeAt = positionOf('size', at, fieldAt);
   const ids = GEMINI_MODELS.map((m) => m.id);
-  let spec = geminiModelSpec(params.model);
+  const declared = declaredGeminiSpec(params.model, params.modelDeclaration);
+  let spec = declared ?? geminiModelSpec(params.model);
   if (!spec) {
     if (/^gemini-.*image/.test(params.model)) {
-      warn(
+      reporter('warning', modelAt)(
         'W_UNKNOWN_MODEL',
         `model "${params.model}" is not in gpt4k's Gemini table (checked ${CHECKED}); checking it as gemini-3-pro-image-preview, and what that model would refuse is only a warning`,
-        'the API decides; to silence this, update gpt4k, whose table will learn the model',
+        `the API decides; to check it strictly, declare it under models: (e.g. ${params.model}: { like: gemini-3-pro-image-preview }), or update gpt4k, whose table will learn the model`,
       );
       spec = fallbackSpec(params.model);
     } else {
       const guess = closest(params.model, ids);
-      error(
+      reporter('error', modelAt)(
         'E_UNKNOWN_MODEL',
         /^(gpt-image|chatgpt-image|dall-e)/.test(params.model)
           ? `model "${params.model}" is an OpenAI model; the gemini provider needs a Gemini image model`
@@ -274,20 +287,21 @@ export function validateGeminiParams(params: GenerateParams, at: SourcePosition 
     }
   }
   // For an unknown model the relative's aspects and sizes are a guess: warn instead of refusing.
-  const known = geminiModelSpec(params.model) !== undefined;
+  const known = declared !== undefined || geminiModelSpec(params.model) !== undefined;
   const strict = known ? error : (code: string, message: string, hint?: string): void => warn('W_UNKNOWN_MODEL', `${message} (${code})`, hint);
+  const strictOnSize = known ? reporter('error', sizeAt) : (code: string, message: string, hint?: string): void => reporter('warning', sizeAt)('W_UNKNOWN_MODEL', `${message} (${code})`, hint);
   checkOptions(params.options, spec, error, strict);
   const aspectOption = params.options['aspectRatio'];
   if (typeof aspectOption !== 'string' && params.size !== 'auto' && params.size !== AUTO_FROM_TARGETS) {
     const size = parseSize(params.size);
     if (!size) {
-      error('E_INVALID_SIZE', `size "${params.size}" is not WIDTHxHEIGHT`, `write it like "1344x768", or use "auto" or "${AUTO_FROM_TARGETS}"`);
+      reporter('error', sizeAt)('E_INVALID_SIZE', `size "${params.size}" is not WIDTHxHEIGHT`, `write it like "1344x768", or use "auto" or "${AUTO_FROM_TARGETS}"`);
     } else {
       const ratio = size.width / size.height;
       const { aspect, off } = nearestAspect(spec, ratio);
       if (off > ASPECT_TOLERANCE) {
         const example = outputSize(spec, aspect, spec.imageSizes.includes('2K') ? '2K' : undefined);
-        strict(
+        strictOnSize(
           'E_UNSUPPORTED_ASPECT',
           `size "${params.size}" has aspect ${ratio.toFixed(2)}:1, which ${spec.id} does not make (it makes ${Object.keys(spec.aspects).join(', ')})`,
           `the nearest is ${aspect}: use size "${example.width}x${example.height}", or set options.aspectRatio: "${aspect}" and let the renderer crop`,

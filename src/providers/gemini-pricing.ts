@@ -24,7 +24,7 @@
  *         gemini-2.5-flash-image: 0.03                               # per model
  */
 
-import type { GenerateParams } from '../manifest/types.js';
+import type { DeclaredModel, GenerateParams } from '../manifest/types.js';
 import { geminiImageConfig, geminiModelSpec, type ImageSizeClass } from './gemini-models.js';
 
 export const GEMINI_PRICES_CHECKED = '2026-12';
@@ -61,8 +61,14 @@ export const GEMINI_PRICES: Record<string, GeminiModelPrices> = {
   },
 };
 
-function pricesFor(model: string): GeminiModelPrices {
-  const id = geminiModelSpec(model)?.id;
+/** The table id a model prices as: its own, or a declared model's `like`. */
+function familyOf(model: string, declaration: DeclaredModel | undefined): string | undefined {
+  const like = declaration?.id === model && declaration.provider === 'gemini' ? declaration.like : undefined;
+  return geminiModelSpec(like ?? model)?.id;
+}
+
+export function geminiPricesFor(model: string, declaration?: DeclaredModel): GeminiModelPrices {
+  const id = familyOf(model, declaration);
   return (id !== undefined ? GEMINI_PRICES[id] : undefined) ?? (GEMINI_PRICES['gemini-3-pro-image-preview'] as GeminiModelPrices);
 }
 
@@ -82,12 +88,14 @@ function billedClass(params: GenerateParams, width?: number, height?: number): I
   return geminiImageConfig(params, w, h).imageSize ?? '1K';
 }
 
-function overridePerImage(params: GenerateParams, sizeClass: ImageSizeClass, pricing: Record<string, unknown> | undefined): number | undefined {
+/** `pricing:` for the model, then (for estimates) its `models:` declaration's price, then `pricing:` for its family. */
+function overridePerImage(params: GenerateParams, sizeClass: ImageSizeClass, pricing: Record<string, unknown> | undefined, use: 'estimate' | 'actual' = 'estimate'): number | undefined {
   const section = pricing?.['gemini'];
   if (flat(section) !== undefined) return flat(section);
-  if (!isRecord(section)) return undefined;
-  const id = geminiModelSpec(params.model)?.id;
-  const model = section[params.model] ?? (id !== undefined ? section[id] : undefined);
+  const overrides = isRecord(section) ? section : {};
+  const declared = use === 'estimate' && params.modelDeclaration?.id === params.model ? params.modelDeclaration.price : undefined;
+  const id = familyOf(params.model, params.modelDeclaration);
+  const model = overrides[params.model] ?? declared ?? (id !== undefined ? overrides[id] : undefined);
   if (flat(model) !== undefined) return flat(model);
   if (!isRecord(model)) return undefined;
   return flat(model[sizeClass]);
@@ -103,7 +111,7 @@ export function estimateGeminiCost(params: GenerateParams, pricing?: Record<stri
   const sizeClass = billedClass(params, width, height);
   const override = overridePerImage(params, sizeClass, pricing);
   if (override !== undefined) return override;
-  const table = pricesFor(params.model).perImage;
+  const table = geminiPricesFor(params.model, params.modelDeclaration).perImage;
   return roundUsd(table[sizeClass] ?? Math.max(...Object.values(table)));
 }
 
@@ -126,10 +134,10 @@ export function geminiActualCost(
   width: number,
   height: number,
 ): number {
-  const override = overridePerImage(params, billedClass(params, width, height), pricing);
+  const override = overridePerImage(params, billedClass(params, width, height), pricing, 'actual');
   if (override !== undefined) return override;
   if (!usage || typeof usage.candidatesTokenCount !== 'number') return estimateGeminiCost(params, pricing, width, height);
-  const tokens = pricesFor(params.model).tokens;
+  const tokens = geminiPricesFor(params.model, params.modelDeclaration).tokens;
   const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const imageOut = (usage.candidatesTokensDetails ?? [])
     .filter((d) => d.modality === 'IMAGE')

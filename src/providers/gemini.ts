@@ -55,7 +55,7 @@ export const geminiProvider: ImageProvider = {
   validate: validateGeminiParams,
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
-    return geminiSizeForAspect(params.model, aspect);
+    return geminiSizeForAspect(params.model, aspect, params.modelDeclaration);
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {

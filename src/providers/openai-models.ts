@@ -9,8 +9,9 @@
  */
 
 import { closest } from '../manifest/suggest.js';
-import type { GenerateParams } from '../manifest/types.js';
+import type { DeclaredModel, GenerateParams } from '../manifest/types.js';
 import type { Diagnostic, SourcePosition } from '../util/errors.js';
+import { positionOf, type FieldPositions } from './types.js';
 import { checkOpenAiOptions } from './openai-options.js';
 import { NEWEST_MODEL, OPENAI_MODELS, SDK_QUALITIES, type FlexibleSizeRules, type OpenAiModelSpec } from './openai-model-table.js';
 
@@ -35,17 +36,22 @@ export function openAiModelSpec(model: string): OpenAiModelSpec | undefined {
 /** A model's spec, whether the table knows it (`known`) or it is checked as a relative. */
 export interface ResolvedModel {
   spec: OpenAiModelSpec;
+  /** Checked strictly: the table knows it, or the manifest declares it. */
   known: boolean;
-  /** For an unknown model: the id it is checked as. */
+  /** For an unknown or declared model: the id it is checked (and priced) as. */
   like?: string;
+  /** The manifest's `models:` section declares it. */
+  declared?: boolean;
 }
 
 /**
- * The spec `model` is checked against: its own, or for an unknown GPT image id, the newest
- * known model of the same variant (`gpt-image-2.7-flare` is checked as gpt-image-2.6-flare,
- * `gpt-image-3` as the newest model). Undefined for an id that is no GPT image model.
+ * The spec `model` is checked against: the manifest's declaration where there is one (see
+ * `declaredSpec`); its own; or for an unknown GPT image id, the newest known model of the same
+ * variant (`gpt-image-2.7-flare` is checked as gpt-image-2.6-flare, `gpt-image-3` as the newest
+ * model). Undefined for an id that is no GPT image model.
  */
-export function resolveOpenAiModel(model: string): ResolvedModel | undefined {
+export function resolveOpenAiModel(model: string, declaration?: DeclaredModel): ResolvedModel | undefined {
+  if (declaration && declaration.id === model && declaration.provider === 'openai') return declaredSpec(declaration);
   const spec = openAiModelSpec(model);
   if (spec) return { spec, known: true };
   if (!/^(chatgpt-)?gpt-image-/.test(model)) return undefined;
@@ -56,6 +62,31 @@ export function resolveOpenAiModel(model: string): ResolvedModel | undefined {
     current.find((m) => m.id === NEWEST_MODEL) ??
     (current[0] as OpenAiModelSpec);
   return { spec: { ...relative, id: model, snapshots: [] }, known: false, like: relative.id };
+}
+
+/** The spec of the model a set of generate parameters names, its manifest declaration included. */
+export function resolveParamsModel(params: Pick<GenerateParams, 'model' | 'modelDeclaration'>): ResolvedModel | undefined {
+  return resolveOpenAiModel(params.model, params.modelDeclaration);
+}
+
+/**
+ * A declared model's spec: the model it is `like` (else the table's own entry, else the nearest
+ * relative), with what the declaration says in place of that model's sizes, qualities and
+ * reference limit. A declared model is served: its status is current whatever its relative's.
+ */
+function declaredSpec(declaration: DeclaredModel): ResolvedModel {
+  const base = (declaration.like !== undefined ? openAiModelSpec(declaration.like) : undefined) ?? resolveOpenAiModel(declaration.id)?.spec ?? newestSpec();
+  const spec: OpenAiModelSpec = {
+    ...base,
+    id: declaration.id,
+    snapshots: [],
+    sizes: declaration.sizes ?? base.sizes,
+    qualities: declaration.qualities ?? base.qualities,
+    maxReferenceImages: declaration.maxReferenceImages ?? base.maxReferenceImages,
+    status: { kind: 'current' },
+    source: "the manifest's models: section",
+  };
+  return { spec, known: true, like: declaration.like ?? (base.id === declaration.id ? undefined : base.id), declared: true };
 }
 
 /** `sunburst` of gpt-image-2.6-sunburst-2026-11-04, `mini` of gpt-image-1-mini; undefined for gpt-image-2. */
@@ -152,20 +183,24 @@ export function nearestValidSize(spec: OpenAiModelSpec, wanted: Size): string {
  *
  * @example chooseSizeForAspect('gpt-image-2', 16 / 9) // "2560x1440"
  */
-export function chooseSizeForAspect(model: string, aspect: number): string {
-  const spec = resolveOpenAiModel(model)?.spec ?? newestSpec();
+export function chooseSizeForAspect(model: string, aspect: number, declaration?: DeclaredModel): string {
+  return formatSize(largestDependable(resolveOpenAiModel(model, declaration)?.spec ?? newestSpec(), aspect));
+}
+
+/** chooseSizeForAspect for a spec. */
+function largestDependable(spec: OpenAiModelSpec, aspect: number): Size {
   const target = Number.isFinite(aspect) && aspect > 0 ? aspect : 1;
   const candidates = validSizes(spec, { experimental: false }).map((size) => ({
     size,
     error: Math.abs(Math.log(size.width / size.height / target)),
     pixels: size.width * size.height,
   }));
-  if (candidates.length === 0) return '1024x1024';
+  if (candidates.length === 0) return { width: 1024, height: 1024 };
   const bestError = Math.min(...candidates.map((c) => c.error));
   const tolerance = isFixed(spec.sizes) ? 1e-9 : 0.01;
   const matching = candidates.filter((c) => c.error <= bestError + tolerance);
   matching.sort((a, b) => b.pixels - a.pixels || a.error - b.error);
-  return formatSize(matching[0]!.size);
+  return matching[0]!.size;
 }
 
 /**
@@ -174,20 +209,22 @@ export function chooseSizeForAspect(model: string, aspect: number): string {
  * with its fix. For a model the table does not know, what its nearest relative would refuse is
  * a warning: gpt4k's table must never be what blocks a model released after it.
  */
-export function validateOpenAiParams(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
+export function validateOpenAiParams(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const error = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'error' });
-  };
-  const warn = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'warning' });
-  };
+  const reporters = (where: SourcePosition | undefined): { error: Report; warn: Report } => ({
+    error: (code, message, hint) => out.push({ code, message, hint, at: where, severity: 'error' }),
+    warn: (code, message, hint) => out.push({ code, message, hint, at: where, severity: 'warning' }),
+  });
+  const { error, warn } = reporters(at);
+  const onModel = reporters(positionOf('model', at, fieldAt));
+  const onQuality = reporters(positionOf('quality', at, fieldAt));
+  const onSize = reporters(positionOf('size', at, fieldAt));
 
   const model = params.model;
-  const resolved = resolveOpenAiModel(model);
+  const resolved = resolveParamsModel(params);
   if (!resolved) {
     const guess = closest(model, currentIds());
-    error(
+    onModel.error(
       'E_UNKNOWN_MODEL',
       `model "${model}" is not an OpenAI image model`,
       guess ? `did you mean "${guess}"?` : `use one of: ${currentIds().join(', ')}`,
@@ -195,25 +232,26 @@ export function validateOpenAiParams(params: GenerateParams, at: SourcePosition 
     return out;
   }
   const { spec, known } = resolved;
-  if (!checkStatus(spec, error, warn)) return out;
+  if (!checkStatus(spec, onModel.error, onModel.warn)) return out;
   if (!known) {
-    warn(
+    onModel.warn(
       'W_UNKNOWN_MODEL',
       `model "${model}" is not in gpt4k's table (checked ${spec.checked}); checking it as ${resolved.like}, and what that model would refuse is only a warning`,
-      'the API decides; to silence this, update gpt4k, whose table will learn the model',
+      `the API decides; to check it strictly, declare it under models: (e.g. ${model}: { like: ${resolved.like} }), or update gpt4k, whose table will learn the model`,
     );
   }
   // For an unknown model, the relative's limits are a guess: warn instead of refusing.
-  const strict = known ? error : (code: string, message: string, hint?: string): void => warn('W_UNKNOWN_MODEL', `${message} (as ${resolved.like}; ${code})`, hint);
+  const lenient = (report: { warn: Report }): Report => (code, message, hint) => report.warn('W_UNKNOWN_MODEL', `${message} (as ${resolved.like}; ${code})`, hint);
+  const strictOn = (report: { error: Report; warn: Report }): Report => (known ? report.error : lenient(report));
 
   const badQuality = qualityProblem(spec, params.quality);
   if (badQuality) {
     // A value outside the SDK's own quality type cannot be sent at all, known model or not.
     const sendable = (SDK_QUALITIES as readonly string[]).includes(params.quality);
-    (sendable ? strict : error)('E_INVALID_QUALITY', badQuality.message, badQuality.hint);
+    (sendable ? strictOn(onQuality) : onQuality.error)('E_INVALID_QUALITY', badQuality.message, badQuality.hint);
   }
 
-  checkSize(spec, params.size, error, strict, warn);
+  checkSize(spec, params.size, onSize.error, strictOn(onSize), onSize.warn);
   checkOpenAiOptions(spec, params.options, error, warn);
   return out;
 }
@@ -262,8 +300,8 @@ export function qualityProblem(spec: OpenAiModelSpec, quality: string): { messag
  * Why an edit with `count` input images is more than `model` takes (E_TOO_MANY_REFERENCES), or
  * undefined. An unknown model is held to its relative's limit: the request would be refused.
  */
-export function referenceLimitProblem(model: string, count: number): { message: string; hint: string } | undefined {
-  const spec = resolveOpenAiModel(model)?.spec;
+export function referenceLimitProblem(model: string, count: number, declaration?: DeclaredModel): { message: string; hint: string } | undefined {
+  const spec = resolveOpenAiModel(model, declaration)?.spec;
   if (!spec || count <= spec.maxReferenceImages) return undefined;
   return {
     message: `${count} reference images are more than ${model} takes in one edit (at most ${spec.maxReferenceImages})`,
@@ -298,7 +336,7 @@ function checkSize(spec: OpenAiModelSpec, sizeText: string, error: Report, stric
     warn(
       'W_EXPERIMENTAL_SIZE',
       `size "${sizeText}" is above ${rules.experimentalAbovePixels.toLocaleString('en-US')} pixels (2560x1440): ${spec.id} output there is experimental`,
-      `for dependable results use "${chooseSizeForAspect(spec.id, size.width / size.height)}" and let the upscaler do the rest`,
+      `for dependable results use "${formatSize(largestDependable(spec, size.width / size.height))}" and let the upscaler do the rest`,
     );
   }
 }

@@ -27,7 +27,7 @@ import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import { referenceImages, type ReferenceImage, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
-const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
+export const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
 export const openaiProvider: ImageProvider = {
   name: 'openai',
@@ -41,7 +41,7 @@ export const openaiProvider: ImageProvider = {
   validate: validateOpenAiParams,
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
-    return chooseSizeForAspect(params.model, aspect);
+    return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {
@@ -67,7 +67,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     });
   }
   const references = referenceImages(request);
-  const tooMany = referenceLimitProblem(params.model, references.length);
+  const tooMany = referenceLimitProblem(params.model, references.length, params.modelDeclaration);
   if (tooMany) throw new GptError('E_TOO_MANY_REFERENCES', `${request.assetId}: ${tooMany.message}`, { hint: tooMany.hint });
   const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
@@ -75,7 +75,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
   const client = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: settings.timeoutMs });
 
   const size =
-    params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height) : params.size;
+    params.size === AUTO_FROM_TARGETS ? chooseSizeForAspect(params.model, request.width / request.height, params.modelDeclaration) : params.size;
   const sent = requestBody(params, size);
   const edit = references.length > 0;
   const endpoint = edit ? 'images/edits' : 'images/generations';
@@ -92,6 +92,8 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     try {
       const { data, request_id } = await callImagesApi(client, sent, request.prompt, references, context.signal);
       if (request_id) requestIds.push(request_id);
+      // The SDK hands back a non-JSON 200 as text: a proxy page or a wrong base URL, not the API.
+      if (typeof data !== 'object' || data === null) throw notJsonAnswer(200, String(data), request_id ?? undefined);
       return { data, requestId: request_id };
     } catch (err) {
       const error = providerErrorFrom(err, secrets, settings.timeoutMs);
@@ -217,6 +219,11 @@ function requestBody(params: GenerateParams, size: string): SentBody {
   };
 }
 
+/** One request's JSON body as its endpoint takes it, images aside: what a Batch API line carries (openai-batch.ts). */
+export function endpointBody(params: GenerateParams, size: string, edit: boolean, prompt: string): Record<string, unknown> {
+  return { ...pickDefined(sentFields(requestBody(params, size), edit)), prompt };
+}
+
 function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
   return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : undefined;
 }
@@ -267,12 +274,48 @@ export function providerErrorFrom(err: unknown, secrets: readonly string[], time
   return new ProviderError('E_OPENAI_UNEXPECTED', redact(`unexpected error from the OpenAI SDK: ${message}`, secrets));
 }
 
+/**
+ * A 200 whose body is not JSON came from something other than the images API (an HTML page from
+ * a proxy, a captive portal, a web server at a wrong OPENAI_BASE_URL): sending again gets the same
+ * page, so it is not retried and stops the provider for this build.
+ */
+function notJsonAnswer(status: number, text: string, requestId: string | undefined): ProviderError {
+  return new ProviderError('E_BAD_RESPONSE', `the images API answered ${status} with ${describeBody(text)}, not JSON: something other than the API answered`, {
+    status,
+    haltsProvider: true,
+    ...(requestId ? { requestId } : {}),
+    hint: 'check OPENAI_BASE_URL (it must end in /v1 of an OpenAI-compatible API) and any proxy in between',
+  });
+}
+
+/** "an HTML page (title "502 Bad Gateway")", or "a text body", never the body itself. */
+function describeBody(text: string): string {
+  if (!/^\s*(<!doctype html|<html|<head|<body|<\?xml)/i.test(text) && !/<\/(html|body|title)>/i.test(text)) return 'a text body';
+  const title = /<title>([^<]{1,80})<\/title>/i.exec(text)?.[1]?.trim();
+  return title ? `an HTML page (titled "${title}")` : 'an HTML page';
+}
+
+/** The SDK's message of an error whose body was not JSON: "502 <!DOCTYPE html>..." (status first). */
+function nonJsonErrorText(err: APIError): string | undefined {
+  if (typeof err.error === 'object' && err.error !== null) return undefined;
+  const text = err.message.replace(/^\d{3}\s*/, '');
+  return /[<]/.test(text) ? text : undefined;
+}
+
 function fromHttpError(err: APIError, secrets: readonly string[]): ProviderError {
   const status = err.status as number;
   const body = (typeof err.error === 'object' && err.error !== null ? err.error : {}) as Record<string, unknown>;
+  const pageText = nonJsonErrorText(err);
   const code = typeof body['code'] === 'string' ? body['code'] : typeof err.code === 'string' ? err.code : undefined;
   const type = typeof body['type'] === 'string' ? body['type'] : undefined;
-  const apiMessage = redact(typeof body['message'] === 'string' ? body['message'] : `HTTP ${status}`, secrets);
+  const apiMessage = redact(
+    typeof body['message'] === 'string'
+      ? body['message']
+      : pageText !== undefined
+        ? `${describeBody(pageText)} instead of the API's JSON (a proxy or gateway between gpt4k and the API answered; check OPENAI_BASE_URL if this persists)`
+        : `HTTP ${status}`,
+    secrets,
+  );
   const requestId = err.requestID ?? undefined;
   const common = { status, providerCode: code ?? type, requestId };
   const tag = `HTTP ${status}${code ? ` ${code}` : ''}`;

@@ -36,7 +36,7 @@
  * image); a `tokens` override replaces the token prices.
  */
 
-import type { GenerateParams } from '../manifest/types.js';
+import type { DeclaredModel, GenerateParams } from '../manifest/types.js';
 import {
   AUTO_FROM_TARGETS,
   chooseSizeForAspect,
@@ -46,9 +46,12 @@ import {
   validSizes,
 } from './openai-models.js';
 
-/** The table id a model prices as: its own, a snapshot's family, or an unknown model's relative. */
-function familyOf(model: string): string | undefined {
-  const resolved = resolveOpenAiModel(model);
+/**
+ * The table id a model prices as: its own, a snapshot's family, a declared model's `like`, or an
+ * unknown model's relative.
+ */
+function familyOf(model: string, declaration?: DeclaredModel): string | undefined {
+  const resolved = resolveOpenAiModel(model, declaration);
   return resolved ? (resolved.like ?? resolved.spec.id) : undefined;
 }
 
@@ -125,8 +128,8 @@ export const OPENAI_PRICES: Record<string, ModelPrices> = {
 };
 
 /** The table entry for a model (snapshots and unknown gpt-image-* models price as their family). */
-function pricesFor(model: string): ModelPrices {
-  const id = familyOf(model);
+function pricesFor(model: string, declaration?: DeclaredModel): ModelPrices {
+  const id = familyOf(model, declaration);
   return (id !== undefined ? OPENAI_PRICES[id] : undefined) ?? (OPENAI_PRICES['gpt-image-2'] as ModelPrices);
 }
 
@@ -137,7 +140,7 @@ function pricedSize(params: GenerateParams, prices: ModelPrices): string {
     return Object.keys(high).reduce((a, b) => ((high[b] ?? 0) > (high[a] ?? 0) ? b : a));
   }
   if (params.size === AUTO_FROM_TARGETS) {
-    const spec = resolveOpenAiModel(params.model)?.spec;
+    const spec = resolveOpenAiModel(params.model, params.modelDeclaration)?.spec;
     if (!spec) return chooseSizeForAspect('gpt-image-2', 1);
     const sizes = validSizes(spec, { experimental: false });
     const largest = sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a), sizes[0]!);
@@ -170,17 +173,22 @@ function flatPrice(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
-/** A manifest per-image price for these parameters, the most specific level that has one. */
-function overridePerImage(params: GenerateParams, size: string, pricing: Record<string, unknown> | undefined): number | undefined {
+/**
+ * A manifest per-image price for these parameters, the most specific level that has one:
+ * `pricing:` for the model, then (for estimates) the price its `models:` declaration gives, then
+ * `pricing:` for the model it prices as.
+ */
+function overridePerImage(params: GenerateParams, size: string, pricing: Record<string, unknown> | undefined, use: 'estimate' | 'actual' = 'estimate'): number | undefined {
   const openai = openAiOverrides(pricing);
   const flat = flatPrice(openai);
   if (flat !== undefined) return flat;
-  if (!isRecord(openai)) return undefined;
-  const family = familyOf(params.model);
-  const model = openai[params.model] ?? (family !== undefined ? openai[family] : undefined);
+  const section = isRecord(openai) ? openai : {};
+  const declared = use === 'estimate' && params.modelDeclaration?.id === params.model ? params.modelDeclaration.price : undefined;
+  const family = familyOf(params.model, params.modelDeclaration);
+  const model = section[params.model] ?? declared ?? (family !== undefined ? section[family] : undefined);
   if (flatPrice(model) !== undefined) return flatPrice(model);
   if (!isRecord(model)) return undefined;
-  const quality = model[params.quality] ?? model[pricedQuality(params.quality, pricesFor(params.model))];
+  const quality = model[params.quality] ?? model[pricedQuality(params.quality, pricesFor(params.model, params.modelDeclaration))];
   if (flatPrice(quality) !== undefined) return flatPrice(quality);
   if (!isRecord(quality)) return undefined;
   return flatPrice(quality[size]);
@@ -189,7 +197,7 @@ function overridePerImage(params: GenerateParams, size: string, pricing: Record<
 function overrideTokens(params: GenerateParams, pricing: Record<string, unknown> | undefined): Partial<TokenPrices> {
   const openai = openAiOverrides(pricing);
   if (!isRecord(openai)) return {};
-  const family = familyOf(params.model);
+  const family = familyOf(params.model, params.modelDeclaration);
   const model = openai[params.model] ?? (family !== undefined ? openai[family] : undefined);
   if (!isRecord(model) || !isRecord(model['tokens'])) return {};
   const out: Partial<TokenPrices> = {};
@@ -217,7 +225,7 @@ function tablePerImage(prices: ModelPrices, quality: PricedQuality, size: string
  * @example estimateOpenAiCost({ provider: 'openai', model: 'gpt-image-1', size: '1536x1024', quality: 'high', options: {} }) // 0.25
  */
 export function estimateOpenAiCost(params: GenerateParams, pricing?: Record<string, unknown>): number {
-  const prices = pricesFor(params.model);
+  const prices = pricesFor(params.model, params.modelDeclaration);
   const size = pricedSize(params, prices);
   const override = overridePerImage(params, size, pricing);
   if (override !== undefined) return override;
@@ -230,7 +238,7 @@ export function estimateOpenAiCost(params: GenerateParams, pricing?: Record<stri
  * take them).
  */
 export function openAiEstimateBasis(params: GenerateParams, pricing?: Record<string, unknown>): 'override' | 'published' | 'assumed' {
-  const prices = pricesFor(params.model);
+  const prices = pricesFor(params.model, params.modelDeclaration);
   if (overridePerImage(params, pricedSize(params, prices), pricing) !== undefined) return 'override';
   return prices.assumed?.includes(pricedQuality(params.quality, prices)) ? 'assumed' : 'published';
 }
@@ -254,8 +262,9 @@ export function openAiActualCost(
   sentSize?: string,
 ): number {
   const sized = sentSize !== undefined ? { ...params, size: sentSize } : params;
-  const prices = pricesFor(params.model);
-  const override = overridePerImage(sized, pricedSize(sized, prices), pricing);
+  const prices = pricesFor(params.model, params.modelDeclaration);
+  // A declared model's price is an estimate: what it really cost comes from the usage.
+  const override = overridePerImage(sized, pricedSize(sized, prices), pricing, 'actual');
   if (override !== undefined) return override;
   if (!usage || typeof usage.output_tokens !== 'number') return estimateOpenAiCost(sized, pricing);
   const tokens = { ...prices.tokens, ...overrideTokens(params, pricing) };

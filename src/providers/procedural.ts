@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { default as Sharp } from 'sharp';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError, type Diagnostic, type SourcePosition } from '../util/errors.js';
-import { openAiModelSpec, qualityProblem } from './openai-models.js';
-import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+import { qualityProblem, resolveParamsModel } from './openai-models.js';
+import { positionOf, type FieldPositions, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
 // sharp is loaded on first use: validating a manifest (which loads this provider) stays cheap.
 let sharpModule: Promise<typeof Sharp> | undefined;
@@ -276,11 +276,12 @@ export const proceduralProvider: ImageProvider = {
    * Draws at any size and ignores the quality, but a project switches it for the model it
    * names (`provider: openai`): a quality that model does not take is refused now, not then.
    */
-  validate(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
-    const spec = openAiModelSpec(params.model);
+  validate(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[] {
+    const resolved = resolveParamsModel(params);
+    const spec = resolved?.known ? resolved.spec : undefined;
     const problem = spec ? qualityProblem(spec, params.quality) : undefined;
     if (!problem) return [];
-    return [{ code: 'E_INVALID_QUALITY', message: `${problem.message} (the model the procedural provider stands in for)`, hint: problem.hint, at, severity: 'error' }];
+    return [{ code: 'E_INVALID_QUALITY', message: `${problem.message} (the model the procedural provider stands in for)`, hint: problem.hint, at: positionOf('quality', at, fieldAt), severity: 'error' }];
   },
 
   estimateCostUsd(): number {

@@ -1,4 +1,5 @@
-import type { ImageProvider } from './types.js';
+import { registerModelCatalogs } from '../manifest/model-catalogs.js';
+import type { ImageProvider, ModelCatalog } from './types.js';
 
 /**
  * Built-in providers, loaded on first use so a no-op build never pays for an SDK import.
@@ -37,3 +38,25 @@ export function registerProvider(provider: ImageProvider): void {
   loaders[provider.name] = async () => provider;
   loaded.set(provider.name, provider);
 }
+
+/**
+ * The model tables of the providers that have one, loaded without their SDKs: what `like:` in
+ * the manifest's `models:` may name, and what `gpt4k models` lists.
+ */
+const catalogLoaders: Record<string, () => Promise<ModelCatalog>> = {
+  openai: async () => (await import('./openai-catalog.js')).openAiCatalog,
+  gemini: async () => (await import('./gemini-catalog.js')).geminiCatalog,
+};
+
+/** Providers with a model table, in listing order. */
+export function catalogProviders(): string[] {
+  return Object.keys(catalogLoaders);
+}
+
+export async function getModelCatalog(provider: string): Promise<ModelCatalog | undefined> {
+  const load = catalogLoaders[provider];
+  return load ? load() : undefined;
+}
+
+// The loader checks the manifest's `models:` against these tables through manifest/model-catalogs.ts.
+registerModelCatalogs({ providers: providerNames, catalogs: catalogLoaders });

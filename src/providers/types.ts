@@ -1,4 +1,4 @@
-import type { GenerateParams } from '../manifest/types.js';
+import type { GenerateParams, PositionedGenerateField } from '../manifest/types.js';
 import type { Diagnostic, GptError, SourcePosition } from '../util/errors.js';
 
 /** One image asked of a provider. */
@@ -67,8 +67,11 @@ export interface ImageProvider {
   readonly transportOptions?: readonly string[];
   /** What identifies the backend's behaviour for cache keys (e.g. its algorithm version). */
   fingerprint(params: GenerateParams): Record<string, string>;
-  /** Manifest-time checks of the parameters; positions come from `at`. */
-  validate?(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[];
+  /**
+   * Manifest-time checks of the parameters; positions come from `at`, or for a problem with one
+   * value (the quality) from where that value was written (`fieldAt`).
+   */
+  validate?(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[];
   /**
    * For `size: auto-from-targets`: the size this model makes whose aspect (width / height)
    * best matches, largest non-experimental first. Without it, the graph picks a size itself.
@@ -83,3 +86,13 @@ export interface ImageProvider {
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;
 }
+
+/** Where each positioned `generate:` value was written. */
+export type FieldPositions = Partial<Record<PositionedGenerateField, SourcePosition>>;
+
+/** The position a problem with `field` is reported at: where the value was written, else `at`. */
+export function positionOf(field: PositionedGenerateField, at: SourcePosition | undefined, fieldAt: FieldPositions | undefined): SourcePosition | undefined {
+  return fieldAt?.[field] ?? at;
+}
+
+export type { DeclarationProblem, ModelCatalog, ModelInfo } from '../manifest/model-catalogs.js';

@@ -1,5 +1,6 @@
-import sharp from 'sharp';
-import type { RawImage } from '../util/image.js';
+import { stat } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
+import { describePixels, MAX_IMAGE_PIXELS, type RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
 
 // Every image in a build is new to libvips: its operation cache only holds memory.
@@ -11,6 +12,7 @@ sharp.cache(false);
  * is applied so portrait photos stay portrait.
  */
 export async function decodeImage(input: string | Buffer, label: string): Promise<RawImage> {
+  await refuseHostile(input, label);
   try {
     const { data, info } = await sharp(input, { failOn: 'error' })
       .autoOrient()
@@ -25,9 +27,38 @@ export async function decodeImage(input: string | Buffer, label: string): Promis
       depth: 'uchar',
     };
   } catch (err) {
-    throw new GptError('E_BAD_IMAGE', `${label} is not a readable image: ${(err as Error).message}`, {
-      hint: 'replace the file with a PNG, JPEG, TIFF or WebP image',
+    const why = (err as Error).message;
+    const cut = /premature end|read error|truncated|unexpected end|not enough data/i.test(why);
+    throw new GptError('E_BAD_IMAGE', `${label} is ${cut ? 'truncated or damaged' : 'not a readable image'}: ${why}`, {
+      hint: cut ? 'copy or export the file again (an interrupted copy or download leaves it cut short)' : 'replace the file with a PNG, JPEG, TIFF or WebP image',
       cause: err,
+    });
+  }
+}
+
+/**
+ * What the header alone shows to be unusable, before any pixel is decoded: an empty file, an
+ * image over MAX_IMAGE_PIXELS (a decompression bomb, or a header that lies), an animation.
+ */
+async function refuseHostile(input: string | Buffer, label: string): Promise<void> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    const empty = typeof input === 'string' ? (await stat(input).catch(() => undefined))?.size === 0 : input.length === 0;
+    if (empty) throw new GptError('E_BAD_IMAGE', `${label} is an empty file (0 bytes)`, { hint: 'replace it with a PNG, JPEG, TIFF or WebP image (an interrupted copy or download leaves empty files)' });
+    throw new GptError('E_BAD_IMAGE', `${label} is not a readable image: ${(err as Error).message}`, { hint: 'replace the file with a PNG, JPEG, TIFF or WebP image', cause: err });
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new GptError('E_IMAGE_TOO_LARGE', `${label} is ${describePixels(width, height)}, over the limit of ${describePixels(0x3fff, 0x3fff)}`, {
+      hint: 'scale it down first (an A0 print at 300 dpi needs about 140 MP); a small file this large is a decompression bomb',
+    });
+  }
+  if ((meta.pages ?? 1) > 1 && (meta.format === 'gif' || meta.format === 'webp' || meta.format === 'png')) {
+    throw new GptError('E_ANIMATED_IMAGE', `${label} is an animation (${meta.pages} frames), not a still image`, {
+      hint: 'export the frame you want as a PNG or JPEG and name that file',
     });
   }
 }

@@ -77,9 +77,19 @@ function checkScale(params: UpscaleParams, modelScale: number, model: string): v
   }
 }
 
-/** The child's environment: the caller's, with GPT4K_VULKAN_ICD turned into the loader's variables. */
-function childEnv(env: EngineEnv): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = { ...env };
+/**
+ * Variables a child never needs and must never see: provider keys (OPENAI_API_KEY, the variable
+ * an apiKeyEnv names, GEMINI_API_KEY, ...), tokens, secrets, passwords. A GPU binary from the
+ * internet runs with the user's rights; it does not also get their credentials.
+ */
+const SECRET_NAME = /(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)/i;
+
+/**
+ * The child's environment: the caller's without secrets, with GPT4K_VULKAN_ICD turned into the
+ * loader's variables.
+ */
+export function childEnv(env: EngineEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_NAME.test(name)));
   const icd = env.GPT4K_VULKAN_ICD;
   if (icd) {
     out.VK_ICD_FILENAMES = icd;

@@ -81,8 +81,22 @@ export function toGptError(err: unknown, fallbackCode = 'E_INTERNAL'): GptError 
   if (err instanceof Error && err.name === 'AbortError') {
     return new GptError('E_CANCELLED', 'cancelled', { exitCode: ExitCode.interrupted, cause: err });
   }
+  const noSpace = noSpaceError(err);
+  if (noSpace) return noSpace;
   const message = err instanceof Error ? err.message : String(err);
   return new GptError(fallbackCode, message, { cause: err, ...(fallbackCode === 'E_INTERNAL' ? { hint: INTERNAL_HINT } : {}) });
+}
+
+/** A full disk (or quota) is the user's to fix, not a bug: say so, and what survives. */
+function noSpaceError(err: unknown): GptError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  const file = (err as NodeJS.ErrnoException).path;
+  const what = code === 'EDQUOT' ? 'the disk quota is used up' : 'no space left on the device';
+  return new GptError('E_NO_SPACE', `${what}${file ? ` (writing ${file})` : ''}`, {
+    cause: err,
+    hint: 'free space on the disk that holds the project (gpt4k gc removes cached images the manifest no longer uses), then build again: what is already in .gpt4k/ is kept and not paid for again',
+  });
 }
 
 export function formatPosition(at: SourcePosition): string {
