@@ -221,8 +221,8 @@ describe('gpt4k review', () => {
     await page.evaluate(() => (window.__samePage = 'yes'));
     await project.write('assets.pipeline.yaml', manifest(`front view, a red coffee bag ${EVIL}`));
     await waitForText(page, 'article[data-asset="hero"] > .prompt', 'a red coffee bag', 60_000);
-    await waitForText(page, 'article[data-asset="hero"] .prompt-diff ins', 'red');
-    await waitForText(page, 'article[data-asset="hero"] .prompt-diff del', 'teal');
+    await waitForText(page, 'article[data-asset="hero"] .prompt-diff ins', 'red', 60_000);
+    await waitForText(page, 'article[data-asset="hero"] .prompt-diff del', 'teal', 60_000);
     expect(await page.evaluate(() => window.__samePage)).toBe('yes');
     expect(Number(await page.evaluate(() => document.documentElement.dataset.updates))).toBeGreaterThan(0);
   });
