@@ -74,7 +74,7 @@ import {
   type OptionCheck,
   SELF_HOSTED_COMMON_OPTIONS,
 } from './self-hosted.js';
-import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider, ProjectContext } from './types.js';
 
 export const COMFYUI_DEFAULT_BASE_URL = 'http://127.0.0.1:8188';
 export const COMFYUI_BASE_URL_ENV = 'COMFYUI_BASE_URL';
@@ -100,16 +100,16 @@ export const comfyuiProvider: ImageProvider = {
   // Key variable, endpoint, timeouts, retries and GPU pricing never change the image.
   transportOptions: SELF_HOSTED_COMMON_OPTIONS,
 
-  fingerprint(params: GenerateParams): Record<string, string> {
+  fingerprint(params: GenerateParams, { projectRoot }: ProjectContext): Record<string, string> {
     const out: Record<string, string> = { provider: 'comfyui', api: 'prompt' };
     const workflow = params.options['workflow'];
-    if (typeof workflow === 'string') out['workflow'] = workflowHash(params.options, workflow);
+    if (typeof workflow === 'string') out['workflow'] = workflowHash(projectRoot, workflow);
     const reference = params.options['referenceWorkflow'];
-    if (typeof reference === 'string') out['referenceWorkflow'] = workflowHash(params.options, reference);
+    if (typeof reference === 'string') out['referenceWorkflow'] = workflowHash(projectRoot, reference);
     return out;
   },
 
-  validate: validateComfyUiParams,
+  validate: (params, { projectRoot, at }) => validateComfyUiParams(params, projectRoot, at),
 
   sizeForAspect(_params: GenerateParams, aspect: number): string {
     return sizeNearMegapixel(aspect);
@@ -122,8 +122,11 @@ export const comfyuiProvider: ImageProvider = {
   generate: generateWithComfyUi,
 };
 
-/** Manifest-time checks: the workflow files (readable, API format, known placeholders), the size, the options. */
-export function validateComfyUiParams(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
+/**
+ * Manifest-time checks: the workflow files (readable, API format, known placeholders; relative
+ * to `projectRoot`), the size, the options.
+ */
+export function validateComfyUiParams(params: GenerateParams, projectRoot: string, at: SourcePosition | undefined): Diagnostic[] {
   const out: Diagnostic[] = [];
   const error = (code: string, message: string, hint?: string): void => {
     out.push({ code, message, hint, at, severity: 'error' });
@@ -146,7 +149,7 @@ export function validateComfyUiParams(params: GenerateParams, at: SourcePosition
   const names = ['workflow', 'referenceWorkflow'].filter((n) => typeof options[n] === 'string');
   let usesSize = false;
   for (const name of names) {
-    const loaded = loadWorkflow(options, options[name] as string);
+    const loaded = loadWorkflow(projectRoot, options[name] as string);
     if (!loaded.ok) {
       error(loaded.code, `${name}: ${loaded.message}`, loaded.hint);
       continue;
@@ -206,12 +209,12 @@ interface Finished {
 async function generateWithComfyUi(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
   const options = params.options;
-  throwIfInvalid(request.assetId, validateComfyUiParams(params, undefined));
+  throwIfInvalid(request.assetId, validateComfyUiParams(params, context.projectRoot, undefined));
   const settings = retrySettings(options);
   const baseUrl = baseUrlOf(options, COMFYUI_BASE_URL_ENV, COMFYUI_DEFAULT_BASE_URL);
   const pollMs = typeof options['pollIntervalMs'] === 'number' ? options['pollIntervalMs'] : DEFAULT_POLL_MS;
   const chosen = request.reference && typeof options['referenceWorkflow'] === 'string' ? 'referenceWorkflow' : 'workflow';
-  const loaded = loadWorkflow(options, options[chosen] as string);
+  const loaded = loadWorkflow(context.projectRoot, options[chosen] as string);
   if (!loaded.ok) throw new ProviderError(loaded.code, `${request.assetId}: ${loaded.message}`, { hint: loaded.hint });
   const workflow = loaded.value;
   const wantsReference = workflow.placeholders.has('reference_image');

@@ -52,7 +52,7 @@ export const geminiProvider: ImageProvider = {
     return { provider: 'gemini', api: 'generateContent', model: params.model };
   },
 
-  validate: validateGeminiParams,
+  validate: (params, { at, fieldAt }) => validateGeminiParams(params, at, fieldAt),
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return geminiSizeForAspect(params.model, aspect, params.modelDeclaration);

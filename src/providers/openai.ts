@@ -38,7 +38,7 @@ export const openaiProvider: ImageProvider = {
     return { provider: 'openai', api: 'images', model: params.model };
   },
 
-  validate: validateOpenAiParams,
+  validate: (params, { at, fieldAt }) => validateOpenAiParams(params, at, fieldAt),
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);

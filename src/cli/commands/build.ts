@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { build } from '../../engine/build.js';
 import { plan } from '../../index.js';
 import { approvalsOf } from '../../graph/approvals.js';
+import { builtinBackends } from '../../engine/backends.js';
 import { withProvider } from '../../manifest/provider-override.js';
 import type { ResolvedManifest } from '../../manifest/types.js';
 import { readReviewFile, REVIEW_FILE, REVIEW_LABEL } from '../../report/review-file.js';
@@ -46,7 +47,7 @@ export function registerBuildCommand(program: Command, context: CommandContext):
     .action(async (assets: string[], opts: BuildFlags, cmd: Command) => {
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
-      const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
+      const manifest = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
       await lintOrThrow(manifest, g, !!opts.strict, io);
       if (opts.requireApproved) await requireApproved(manifest, assets, opts.regenerate);
       const reporter = context.reporter(cmd);

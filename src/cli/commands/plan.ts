@@ -5,6 +5,7 @@ import { approvalsOf, formatApprovals } from '../../graph/approvals.js';
 import type { Plan } from '../../graph/plan.js';
 import { readReviewFile } from '../../report/review-file.js';
 import { plan } from '../../index.js';
+import { builtinBackends } from '../../engine/backends.js';
 import { withProvider } from '../../manifest/provider-override.js';
 import type { ResolvedManifest } from '../../manifest/types.js';
 import { ExitCode } from '../../util/errors.js';
@@ -38,7 +39,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
     .action(async (assets: string[], opts: { regenerate?: string[]; provider?: string; exitCode?: boolean }, cmd: Command) => {
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
-      const manifest = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
+      const manifest = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
       const planned = await plan(manifest, { assets, ...(opts.regenerate ? { regenerate: opts.regenerate } : {}) });
       if (opts.exitCode) context.setExit(workToDo(planned) > 0 ? ExitCode.assetFailed : ExitCode.ok);
       const modes = await modeCosts(manifest, context, cmd, assets);
