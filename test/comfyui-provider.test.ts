@@ -252,7 +252,7 @@ describe('comfyui: cache key', () => {
 
 describe('comfyui: end to end through the CLI', () => {
   it('builds the deliverable and reports the provider call', async () => {
-    await ensureBuilt(['src/providers/comfyui.ts', 'src/providers/comfyui-workflow.ts', 'src/providers/self-hosted.ts', 'src/providers/registry.ts', 'src/manifest/assets.ts', 'src/cli/main.ts']);
+    await ensureBuilt(['src/providers/comfyui.ts', 'src/providers/comfyui-workflow.ts', 'src/providers/comfyui-checks.ts', 'src/providers/self-hosted.ts', 'src/providers/registry.ts', 'src/manifest/assets.ts', 'src/cli/main.ts']);
     const dir = await tempProject({
       'assets.pipeline.yaml': tinyManifest('{ provider: comfyui, size: 64x64, seed: 99, workflow: workflows/flow.json }'),
     });
