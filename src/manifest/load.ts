@@ -39,7 +39,6 @@ const STATE_DIR = '.gpt4k';
  * ones; index.ts's loadManifest passes them).
  */
 export async function loadManifest(file: string, options: LoadOptions): Promise<Result<ResolvedManifest, Diagnostic[]>> {
-  const { backends } = options;
   const manifestFile = path.resolve(options.cwd ?? process.cwd(), file);
   const root = path.dirname(manifestFile);
   const diagnostics = new Diagnostics();
@@ -58,8 +57,8 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
   const styles = resolveStyles(raw.styles ?? {}, source);
 
   const defaults = raw.defaults ?? {};
-  checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics, backends);
-  const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics, backends);
+  checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics, options.backends);
+  const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics, options.backends);
   if (defaults.targets) checkTargetNames(defaults.targets, targetIds, source, ['defaults', 'targets'], diagnostics);
 
   const entries = manifestEntries(raw, source);
@@ -71,7 +70,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
   }
   checkDuplicateIds(entries, diagnostics);
   for (const [name, mode] of Object.entries(raw.modes ?? {})) {
-    checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics, backends);
+    checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics, options.backends);
     if (mode.targets) checkTargetNames(mode.targets, targetIds, source, ['modes', name, 'targets'], diagnostics);
   }
 
@@ -84,7 +83,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
     generateAt: generatePositions({}, defaults.generate, source, ['defaults']),
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
     diagnostics,
-    backends,
+    backends: options.backends,
   };
   const assets = entries.map((entry) => resolveAsset(entry, scope));
   checkStyleLinks(styles, assets.map((a) => a.id), source, diagnostics);
@@ -98,7 +97,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
   }
 
   attachDeclarations(assets, declaredModels);
-  if (diagnostics.errors.length === 0) await checkProviderParams(assets, { root, backends }, diagnostics);
+  if (diagnostics.errors.length === 0) await checkProviderParams(assets, { root, backends: options.backends }, diagnostics);
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({
