@@ -20,6 +20,7 @@ const BENCHES = {
   memory: './memory.bench.mjs',
   openai: './openai.bench.mjs',
   realesrgan: './realesrgan.bench.mjs',
+  scale: './scale.bench.mjs',
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fake-openai.js';
 import { makeProject, readReport, removeProject, runCli, startCli, stepStatus, waitFor } from './support/project.js';
 
@@ -202,7 +203,13 @@ describe('openai provider in a build', () => {
     const report = await readReport(dir);
     expect(report.summary.providerCalls).toBe(1);
     expect(report.assets.map((a) => a.steps.find((s) => s.kind === 'generate')?.status).sort()).toEqual(['built', 'cached']);
-    expect((await readFile(path.join(dir, 'out/twin/web.png'))).equals(await readFile(path.join(dir, 'out/item0/web.png')))).toBe(true);
+    // The same image (pixels and profile); each file's XMP names its own asset (docs/provenance.md).
+    const [twinPixels, item0Pixels] = await Promise.all(['twin', 'item0'].map((id) => sharp(path.join(dir, `out/${id}/web.png`)).raw().toBuffer()));
+    expect(twinPixels?.equals(item0Pixels as Buffer)).toBe(true);
+    const [twinMeta, item0Meta] = await Promise.all(['twin', 'item0'].map((id) => sharp(path.join(dir, `out/${id}/web.png`)).metadata()));
+    expect(twinMeta?.icc?.equals(item0Meta?.icc as Buffer)).toBe(true);
+    expect(twinMeta?.xmpAsString).toContain('<gpt4k:Asset>twin</gpt4k:Asset>');
+    expect(item0Meta?.xmpAsString).toContain('<gpt4k:Asset>item0</gpt4k:Asset>');
   });
 
   it('--fail-fast lets requests already sent finish and keeps their images', async () => {

@@ -76,6 +76,11 @@ export class FileHashes {
     return hash;
   }
 
+  /** Every file asked for in this process (absolute paths): what this build's keys read. */
+  hashedFiles(): string[] {
+    return [...this.seen.keys()];
+  }
+
   async save(): Promise<void> {
     if (!this.dirty) return;
     await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_MANIFEST } from '../manifest/discover.js';
 import { ExitCode, GptError } from '../util/errors.js';
 import { colorsFor } from './color.js';
+import { registerBatchesCommand } from './commands/batches.js';
 import { registerBuildCommand } from './commands/build.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerCleanCommand } from './commands/clean.js';
@@ -84,6 +85,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   registerCacheCommands(program, context);
   registerPickCommand(program, context);
   registerPreflightCommand(program, context);
+  registerBatchesCommand(program, context);
   registerModelsCommand(program, context);
   registerReviewCommand(program, context);
   registerCompletionCommand(program, context);

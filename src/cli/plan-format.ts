@@ -33,8 +33,8 @@ export function formatPlan(plan: Plan, options: PlanFormatOptions): string {
   const blocks: string[] = [];
   const upToDate: string[] = [];
   for (const [asset, nodes] of groups) {
-    const shown = nodes.filter((n) => n.action === 'run' || isRestore(n) || (options.verbose && n.kind !== 'source'));
-    const active = nodes.filter((n) => n.action === 'run' || isRestore(n));
+    const shown = nodes.filter((n) => n.action !== 'cached' || isRestore(n) || (options.verbose && n.kind !== 'source'));
+    const active = nodes.filter((n) => n.action !== 'cached' || isRestore(n));
     if (active.length === 0) {
       if (options.verbose) blocks.push(formatAsset(asset, shown));
       else upToDate.push(asset);
@@ -82,7 +82,7 @@ function formatAsset(asset: string, nodes: PlannedNode[]): string {
   const width = Math.max(...names.map((n) => n.length));
   const lines = [header];
   nodes.forEach((node, i) => {
-    const status = node.action === 'run' ? 'run' : isRestore(node) ? 'restore' : 'cached';
+    const status = node.action !== 'cached' ? node.action : isRestore(node) ? 'restore' : 'cached';
     const lead = `  ${status.padEnd(7)}  ${(names[i] ?? '').padEnd(width)}  `;
     const reasons = node.reasons.length > 0 ? node.reasons : [node.action === 'run' ? 'needed' : ''];
     lines.push(`${lead}${reasons[0]}`.trimEnd());
@@ -95,8 +95,10 @@ function summaryLine(nodes: PlannedNode[], s: Plan['summary'], assets: number): 
   const restores = nodes.filter(isRestore).length;
   const restoreText = restores > 0 ? `, ${restores} deliverable${restores === 1 ? '' : 's'} to restore from the cache` : '';
   const run = nodes.filter((n) => n.action === 'run');
+  const pendingText = s.pending ? `, ${s.pending} image${s.pending === 1 ? '' : 's'} pending in a provider batch` : '';
+  if (run.length === 0 && s.pending) return `nothing to run${pendingText}`;
   if (run.length === 0) return `nothing to do: all ${nodes.length} steps of ${assets} asset${assets === 1 ? '' : 's'} are cached${restoreText}`;
   const building = new Set(run.map((n) => n.asset)).size;
   const images = `${s.generate} image${s.generate === 1 ? '' : 's'} to generate`;
-  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${restoreText}`;
+  return `${run.length} of ${nodes.length} steps to run (${building} of ${assets} asset${assets === 1 ? '' : 's'}), ${images}, estimated ${formatUsd(s.estimatedCostUsd)}${restoreText}${pendingText}`;
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { deflate as deflateCallback } from 'node:zlib';
 import type { IccColorSpace } from './profiles.js';
+import { gpt4kVersion } from '../util/version.js';
+import { xmpPacket, type Provenance } from './xmp.js';
 
 const deflate = promisify(deflateCallback);
 
@@ -14,7 +16,7 @@ const deflate = promisify(deflateCallback);
  *   DeviceCMYK (device values, characterized by the output intent, as PDF/X expects) or, for an
  *   RGB profile, ICCBased on that profile;
  * - the output intent (GTS_PDFX) embeds the target's ICC profile, and the Info dictionary and
- *   XMP metadata declare PDF/X-4.
+ *   XMP metadata declare PDF/X-4, the XMP with the image's provenance (src/color/xmp.ts).
  *
  * Written directly: the structure is nine objects and a cross-reference table.
  */
@@ -35,6 +37,10 @@ export interface PdfPage {
   profileDescription: string;
   /** The document title (PDF/X requires one). */
   title: string;
+  /** Where the image came from (src/color/xmp.ts), with the rendering intent of the conversion. */
+  provenance?: Provenance;
+  intent?: string;
+  bpc?: boolean;
 }
 
 const POINTS_PER_MM = 72 / 25.4;
@@ -55,51 +61,51 @@ function pdfDate(date: Date): string {
   return `D:${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
 }
 
-/** SOURCE_DATE_EPOCH (reproducible builds), else now. */
+/** SOURCE_DATE_EPOCH (reproducible builds), else now: only for a PDF made without provenance. */
 function buildDate(): Date {
   const epoch = Number(process.env.SOURCE_DATE_EPOCH);
   return Number.isFinite(epoch) && epoch > 0 ? new Date(epoch * 1000) : new Date();
 }
 
-function xmp(title: string, date: Date): Buffer {
-  const iso = date.toISOString().replace(/\.\d+Z$/, 'Z');
-  const escaped = title.replace(/[<&>]/g, (c) => ({ '<': '&lt;', '&': '&amp;', '>': '&gt;' })[c] as string);
-  return Buffer.from(
-    `<?xpacket begin="\u{feff}" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
-    xmlns:pdfxid="http://www.npes.org/pdfx/ns/id/">
-   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">${escaped}</rdf:li></rdf:Alt></dc:title>
-   <xmp:CreateDate>${iso}</xmp:CreateDate>
-   <xmp:ModifyDate>${iso}</xmp:ModifyDate>
-   <xmp:CreatorTool>gpt4k</xmp:CreatorTool>
-   <pdf:Producer>gpt4k</pdf:Producer>
-   <pdf:Trapped>False</pdf:Trapped>
-   <pdfxid:GTS_PDFXVersion>PDF/X-4</pdfxid:GTS_PDFXVersion>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>`,
-    'utf8',
-  );
+/**
+ * The PDF's date: the provenance's (the generation's, or SOURCE_DATE_EPOCH). PDF/X requires a
+ * date where a source photo has none known: the Unix epoch then, so a rebuild stays identical.
+ */
+function pdfDateOf(page: PdfPage): Date {
+  if (!page.provenance) return buildDate();
+  return page.provenance.date ?? new Date(0);
+}
+
+/** The provenance of a PDF rendered without one (a direct renderTarget call): named by its content. */
+function contentProvenance(page: PdfPage, contentId: string, date: Date): Provenance {
+  return { asset: page.title, target: 'pdf', toolVersion: gpt4kVersion(), date, sourceHash: contentId, renderKey: contentId };
 }
 
 /** Writes the PDF. Deflate runs on libuv's thread pool, off the event loop. */
 export async function writeImagePdf(image: PdfImage, page: PdfPage): Promise<Buffer> {
   const components = image.space === 'CMYK' ? 4 : image.space === 'RGB' ? 3 : 1;
   const [pixels, profile] = await Promise.all([deflate(image.data), deflate(page.profile)]);
-  const date = buildDate();
+  const date = pdfDateOf(page);
+  // PDF/X wants a file identifier; a hash of the content makes it stable for the same pixels.
+  const id = createHash('md5').update(pixels).update(page.profile).digest('hex');
   const mediaW = page.widthMm + 2 * page.bleedMm;
   const mediaH = page.heightMm + 2 * page.bleedMm;
   const media = `[0 0 ${pt(mediaW)} ${pt(mediaH)}]`;
   const trim = `[${pt(page.bleedMm)} ${pt(page.bleedMm)} ${pt(page.bleedMm + page.widthMm)} ${pt(page.bleedMm + page.heightMm)}]`;
   const colorSpace = image.space === 'CMYK' ? '/DeviceCMYK' : '[/ICCBased 7 0 R]';
   const content = Buffer.from(`q\n${pt(mediaW)} 0 0 ${pt(mediaH)} 0 0 cm\n/Im0 Do\nQ\n`, 'latin1');
-  const metadata = xmp(page.title, date);
+  const provenance = page.provenance ?? contentProvenance(page, id, date);
+  const metadata = Buffer.from(
+    xmpPacket({ ...provenance, date }, {
+      format: 'pdf',
+      iccDescription: page.profileDescription,
+      intent: page.intent ?? 'relative',
+      bpc: page.bpc ?? false,
+      pdf: { title: page.title, pdfxVersion: 'PDF/X-4', trapped: false },
+    }),
+    'utf8',
+  );
+  const producer = text(`gpt4k ${provenance.toolVersion}`);
 
   type Body = string | { dict: string; stream: Buffer };
   const objects: Body[] = [
@@ -113,7 +119,7 @@ export async function writeImagePdf(image: PdfImage, page: PdfPage): Promise<Buf
     /* 5 */ `<< /Type /OutputIntent /S /GTS_PDFX /OutputConditionIdentifier ${text(page.profileDescription)} /OutputCondition ${text(page.profileDescription)} /Info ${text(page.profileDescription)} /RegistryName (http://www.color.org) /DestOutputProfile 7 0 R >>`,
     /* 6 */ { dict: `<< /Length ${content.length} >>`, stream: content },
     /* 7 */ { dict: `<< /N ${components} /Filter /FlateDecode /Length ${profile.length} >>`, stream: profile },
-    /* 8 */ `<< /Title ${text(page.title)} /Producer (gpt4k) /Creator (gpt4k) /CreationDate (${pdfDate(date)}) /ModDate (${pdfDate(date)}) /Trapped /False /GTS_PDFXVersion (PDF/X-4) >>`,
+    /* 8 */ `<< /Title ${text(page.title)} /Producer ${producer} /Creator ${producer} /CreationDate (${pdfDate(date)}) /ModDate (${pdfDate(date)}) /Trapped /False /GTS_PDFXVersion (PDF/X-4) >>`,
     /* 9 */ { dict: `<< /Type /Metadata /Subtype /XML /Length ${metadata.length} >>`, stream: metadata },
   ];
 
@@ -135,8 +141,6 @@ export async function writeImagePdf(image: PdfImage, page: PdfPage): Promise<Buf
     }
   });
   const xref = offset;
-  // PDF/X wants a file identifier; a hash of the content makes it stable for the same pixels.
-  const id = createHash('md5').update(pixels).update(page.profile).digest('hex');
   const entries = offsets.map((at) => `${String(at).padStart(10, '0')} 00000 n \n`).join('');
   push(
     Buffer.from(

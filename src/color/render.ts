@@ -10,6 +10,8 @@ import { inkCoverage, type InkCoverage } from './ink.js';
 import { describeIcc, sharpProfileArg, type IccColorSpace, type LoadedProfile } from './profiles.js';
 import { allocTaggedTiff, taggedTiff } from './tagged.js';
 import { tiffInkCoverage } from './tiff-ink.js';
+import { withTiffTextTags, tiffDateTime, type TiffTextTags } from './tiff-tags.js';
+import { xmpPacket, type Provenance } from './xmp.js';
 
 /**
  * Rendering one deliverable: fit, convert, encode.
@@ -193,7 +195,7 @@ export function libvipsConverts(image: RawImage, target: ResolvedTarget, profile
  * threads, and no full-size buffer exists but the input and the compressed file. PDF takes
  * the converted samples raw.
  */
-async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<Converted> {
+async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, stamp: Stamp): Promise<Converted> {
   let pipeline: Sharp;
   if (image.depth === 'uchar') {
     pipeline = resize(rawInput(image), target.width, target.height, target.fit);
@@ -210,10 +212,33 @@ async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profi
     if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips gave ${info.channels} channels, expected CMYK`);
     return { device: { ...shape, data } };
   }
-  const { data, info } = await tiffOptions(pipeline, target).toBuffer({ resolveWithObject: true });
+  const { data, info } = await tiffOptions(withStamp(pipeline, target, stamp), target).toBuffer({ resolveWithObject: true });
   checkSize(info, target);
   if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips wrote ${info.channels} channels, expected CMYK`);
   return { device: shape, encoded: data };
+}
+
+/** The deliverable's metadata (src/color/xmp.ts): the XMP packet and the text tags. */
+interface Stamp {
+  xmp?: string;
+  tags?: TiffTextTags;
+}
+
+/**
+ * XMP by sharp for every format; the text tags as EXIF IFD0 for PNG and JPEG (sharp's
+ * withExif). TIFF gets them after encoding (withTiffTextTags): libvips writes no EXIF to TIFF.
+ */
+function withStamp(pipeline: Sharp, target: ResolvedTarget, stamp: Stamp): Sharp {
+  if (stamp.xmp) pipeline = pipeline.withXmp(stamp.xmp);
+  const tags = stamp.tags;
+  if (tags && (target.format === 'png' || target.format === 'jpeg')) {
+    const ifd0: Record<string, string> = {};
+    if (tags.imageDescription !== undefined) ifd0.ImageDescription = tags.imageDescription;
+    if (tags.software !== undefined) ifd0.Software = tags.software;
+    if (tags.dateTime !== undefined) ifd0.DateTime = tiffDateTime(tags.dateTime);
+    pipeline = pipeline.withExif({ IFD0: ifd0 });
+  }
+  return pipeline;
 }
 
 function tiffOptions(pipeline: Sharp, target: ResolvedTarget): Sharp {
@@ -260,7 +285,7 @@ function interleave(color: Buffer, alpha: Buffer, bands: number, out: Buffer): v
 }
 
 /** Encodes the converted pixels with `profile` embedded; sharp is told not to convert them. */
-async function encode(converted: Converted, target: ResolvedTarget, profile: LoadedProfile): Promise<Buffer> {
+async function encode(converted: Converted, target: ResolvedTarget, profile: LoadedProfile, stamp: Stamp, provenance: Provenance | undefined): Promise<Buffer> {
   const { device, tiff } = converted;
   if (target.format === 'pdf') {
     if (!device.data) throw new GptError('E_INTERNAL', `target "${target.id}": no pixels for the PDF`);
@@ -271,12 +296,13 @@ async function encode(converted: Converted, target: ResolvedTarget, profile: Loa
       profile: profile.bytes,
       profileDescription: profile.description,
       title: `${target.id} (${profile.description})`,
+      ...(provenance ? { provenance, intent: target.color.intent, bpc: target.color.bpc } : {}),
     });
   }
   if (!tiff) throw new GptError('E_INTERNAL', `target "${target.id}": no pixels to encode`);
   let pipeline = sharp(tiff, { ignoreIcc: true, limitInputPixels: false });
   if (device.space === 'CMYK') pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
-  pipeline = pipeline.keepIccProfile();
+  pipeline = withStamp(pipeline.keepIccProfile(), target, stamp);
   switch (target.format) {
     case 'tiff':
       return tiffOptions(pipeline, target).toBuffer();
@@ -338,8 +364,22 @@ function checkTarget(target: ResolvedTarget, profile: LoadedProfile): void {
   }
 }
 
+/** What goes into the file besides pixels and profile; the PDF writes its own (src/color/pdf.ts). */
+function stampOf(target: ResolvedTarget, profile: LoadedProfile, provenance: Provenance | undefined): Stamp {
+  if (!provenance || target.format === 'pdf') return {};
+  const { intent, bpc } = target.color;
+  return {
+    xmp: xmpPacket(provenance, { format: target.format, iccDescription: profile.description, intent, bpc }),
+    tags: {
+      imageDescription: `${provenance.asset}/${provenance.target}`,
+      software: `gpt4k ${provenance.toolVersion}`,
+      ...(provenance.date ? { dateTime: provenance.date } : {}),
+    },
+  };
+}
+
 /** Fits, converts and encodes `image` for one delivery target, with a preview. */
-export async function renderTarget(image: RawImage, target: ResolvedTarget, profile: LoadedProfile): Promise<RenderedTarget> {
+export async function renderTarget(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, provenance?: Provenance): Promise<RenderedTarget> {
   checkTarget(target, profile);
   if (spaceOf(image) === 'GRAY' && !image.icc) {
     throw new GptError('E_UNSUPPORTED', 'untagged grayscale pixels cannot be rendered yet; decode them to sRGB first');
@@ -347,7 +387,8 @@ export async function renderTarget(image: RawImage, target: ResolvedTarget, prof
   // The preview shrinks the input on libvips' threads while the conversion runs.
   const preview = makePreview(image, target, profile);
   preview.catch(() => undefined); // awaited below; a failed conversion must not leave it unhandled
-  const converted = libvipsConverts(image, target, profile) ? await convertWithLibvips(image, target, profile) : await convertWithLcms(image, target, profile);
+  const stamp = stampOf(target, profile, provenance);
+  const converted = libvipsConverts(image, target, profile) ? await convertWithLibvips(image, target, profile, stamp) : await convertWithLcms(image, target, profile);
   const { device } = converted;
   let data: Buffer;
   let ink: InkCoverage | undefined;
@@ -356,11 +397,12 @@ export async function renderTarget(image: RawImage, target: ResolvedTarget, prof
     data = converted.encoded;
     if (device.space === 'CMYK') ink = tiffInkCoverage(data) ?? inkCoverage(await cmykSamples(data));
   } else {
-    const encoding = encode(converted, target, profile);
+    const encoding = encode(converted, target, profile, stamp, provenance);
     // Counted on the buffer the encoder is reading, while it encodes.
     if (device.space === 'CMYK' && device.data) ink = inkCoverage(device.data);
     data = await encoding;
   }
+  if (target.format === 'tiff' && stamp.tags) data = withTiffTextTags(data, stamp.tags);
   const dpi = target.format === 'tiff' || target.format === 'pdf' ? (target.dpi ?? 300) : target.dpi;
   return {
     data,

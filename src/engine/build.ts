@@ -2,6 +2,9 @@ import path from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { acquireBuildLock } from '../cache/lock.js';
 import { sweepAbandonedTemp } from '../cache/sweep.js';
+import { lockFilePath } from '../cache/lockfile.js';
+import { removeNoopStamp, writeNoopStamp } from '../cache/noop-stamp.js';
+import { REVIEW_FILE } from '../report/review-file.js';
 import type { ProjectCache, StoreFactory } from '../cache/project-cache.js';
 import { recordNode, saveState } from '../cache/state.js';
 import { checkLock, lockAfterBuild } from './variants.js';
@@ -51,6 +54,14 @@ export interface BuildOptions {
   skipGenerate?: (asset: string, key: string) => string | undefined;
   /** The store under .gpt4k/ (LocalStore unless given: a remote or layered store). */
   openStore?: StoreFactory;
+  /**
+   * Leave .gpt4k/noop.json when this build has nothing to do, for the CLI's no-op fast path
+   * (cache/noop-stamp.ts). Only the caller knows that nothing else shapes the answer (options,
+   * lint warnings): the CLI asks for it for a plain `gpt4k build`.
+   */
+  noopStamp?: boolean;
+  /** Batched generations (generate.batch, --batch): false submits or polls once and leaves them pending (--no-wait). */
+  batchWait?: boolean;
 }
 
 export interface BuildResult {
@@ -62,7 +73,12 @@ export interface BuildResult {
 
 export async function build(manifest: ResolvedManifest, options: BuildOptions = {}): Promise<BuildResult> {
   const started = Date.now();
-  const emit = (event: BuildEvent) => options.onEvent?.(event);
+  let warned = false;
+  const emit = (event: BuildEvent) => {
+    // Anything said besides the counts would be missing from the no-op fast path's answer.
+    if (event.type === 'warning' || event.type === 'info') warned = true;
+    options.onEvent?.(event);
+  };
   const graph = graphOf(manifest);
   const selected = selectionOf(graph, options.assets);
   const lock = await acquireBuildLock(path.join(manifest.root, '.gpt4k'), {
@@ -74,11 +90,36 @@ export async function build(manifest: ResolvedManifest, options: BuildOptions = 
     // A build killed before us leaves temp files of its atomic writes; no one else writes now.
     if (lock.abandoned) await sweepAbandonedTemp(path.join(manifest.root, '.gpt4k'), [manifest.outputDir]);
     // Read the cache under the lock: a build that held it before us may have written to it.
+    removeNoopStamp(manifest.root);
     const cache = await openProjectCache(manifest, options.openStore);
-    return await runBuild(graph, selected, cache, options, emit, started);
+    const result = await runBuild(graph, selected, cache, options, emit, started);
+    if (options.noopStamp && !selected && !warned && isNoop(result, options)) await stampNoop(manifest, cache, result);
+    return result;
   } finally {
     await lock.release();
   }
+}
+
+/** A whole build that ran nothing, failed nothing and was not stopped: the next one is the same. */
+function isNoop(result: BuildResult, options: BuildOptions): boolean {
+  const s = result.report.summary;
+  return result.exitCode === ExitCode.ok && s.built === 0 && s.failed === 0 && s.skipped === 0 && s.cached === s.assets
+    && !options.frozen && !options.regenerate?.length && options.contactSheet !== false && !options.openStore && !options.skipGenerate;
+}
+
+async function stampNoop(manifest: ResolvedManifest, cache: ProjectCache, result: BuildResult): Promise<void> {
+  const { root } = manifest;
+  const { CONTACT_SHEET_NAME } = await import('../report/contact-sheet.js');
+  await writeNoopStamp({
+    root,
+    manifestFile: manifest.file,
+    summary: { assets: result.report.summary.assets, cached: result.report.summary.cached, reportFile: result.reportFile },
+    files: [
+      ...manifest.inputFiles, ...cache.files.hashedFiles(), cache.stateFile, lockFilePath(root), path.join(root, REVIEW_FILE),
+      result.reportFile, path.join(path.dirname(result.reportFile), CONTACT_SHEET_NAME),
+    ],
+    outputs: cache.state.outputs,
+  });
 }
 
 /** The build-start event: what is about to run, as `gpt4k plan` counts it. */

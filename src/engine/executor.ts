@@ -6,6 +6,7 @@ import { decideNode, projectPath, reasonsFor, type NodeDecision, type PlanEnv, t
 import { GptError, toGptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
 import { fail, ok, type Result } from '../util/result.js';
+import { BatchScheduler } from './batch-scheduler.js';
 import type { Deliverables } from './deliverables.js';
 import { refOf, type BuildEvent } from './events.js';
 import { executionOf } from './execution/index.js';
@@ -28,6 +29,8 @@ export interface ExecutorOptions {
   hardStop?: AbortSignal;
   frozen?: boolean;
   skipGenerate?: (asset: string, key: string) => string | undefined;
+  /** Batched generations: false submits (or polls once) and leaves them pending (`--no-wait`). */
+  batchWait?: boolean;
 }
 
 export interface ExecutorInput {
@@ -128,6 +131,11 @@ export class Executor {
       skipGenerate: options.skipGenerate,
       haltedProviders: new Map(),
       madeCandidates: this.madeCandidates,
+      batches: new BatchScheduler({
+        cacheDir: cache.cacheDir, store: cache.store, pricing: graph.manifest.pricing, wait: options.batchWait !== false, signal: this.abort.signal,
+        onInfo: (message) => emit({ type: 'info', message }),
+        onWarning: (message) => emit({ type: 'warning', message }),
+      }),
       emit,
       started: (node, reasons) => emit({ type: 'node-start', node: refOf(node), reasons }),
       warn: (node, message) => this.warn(node, message),
@@ -137,6 +145,7 @@ export class Executor {
         if (pool === 'process') steps.shareCores(pools.process.running);
         return steps;
       },
+      outcome: (id) => this.outcomes.get(id),
       pixels: (id) => this.pixels.get(id),
       data: (id) => this.storedData(id),
       keepPixels: (id, image) => this.pixels.keep(id, image),
@@ -156,6 +165,9 @@ export class Executor {
       this.reportFailure(node, outcome.error);
     } else if (outcome.status === 'skipped') {
       this.input.emit({ type: 'node-skipped', node: refOf(node), reason: outcome.reason });
+    } else if (outcome.status === 'pending') {
+      // Its dependents wait with it: said once, for the generation in the batch.
+      if (node.kind === 'generate') this.input.emit({ type: 'info', message: `pending  ${node.id}: ${outcome.reason}` });
     } else if (node.kind !== 'prompt' && !onDemand) {
       const restored = outcome.status === 'cached' && outcome.restored;
       const costUsd = outcome.status === 'built' ? outcome.costUsd : undefined;
@@ -225,13 +237,17 @@ export class Executor {
     return this.finish(node, { ...cached, restored: false, output: this.input.deliverables.info(node, decision.record.meta) });
   }
 
-  /** Why a node cannot run: an input that failed or was skipped. */
-  private brokenInput(node: GraphNode, inputs: NodeOutcome[]): string | undefined {
+  /** Why a node cannot run: an input that failed or was skipped (skipped), or one still in a provider batch (pending). */
+  private brokenInput(node: GraphNode, inputs: NodeOutcome[]): NodeOutcome | undefined {
     const broken = inputs.findIndex((o) => o.status === 'failed' || o.status === 'skipped');
-    if (broken < 0) return undefined;
+    if (broken < 0) {
+      const waiting = inputs.find((o) => o.status === 'pending');
+      return waiting?.status === 'pending' ? { status: 'pending', reason: waiting.reason, ms: 0 } : undefined;
+    }
     const inputNode = this.nodeOf(node.inputs[broken] as string);
     const what = inputs[broken]?.status === 'failed' ? 'failed' : 'was skipped';
-    return inputNode.asset === node.asset ? `${inputNode.kind} ${what}` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
+    const reason = inputNode.asset === node.asset ? `${inputNode.kind} ${what}` : `asset "${inputNode.asset}" (${inputNode.kind}) did not build`;
+    return { status: 'skipped', reason, ms: 0 };
   }
 
   private async decide(node: GraphNode, inputHashes: string[]): Promise<NodeDecision> {
@@ -245,7 +261,7 @@ export class Executor {
   private async settleNode(node: GraphNode): Promise<NodeOutcome> {
     const inputs = await Promise.all(node.inputs.map((input) => this.settle(input)));
     const broken = this.brokenInput(node, inputs);
-    if (broken) return this.finish(node, { status: 'skipped', reason: broken, ms: 0 });
+    if (broken) return this.finish(node, broken);
     if (this.abort.signal.aborted) return this.finish(node, { status: 'skipped', reason: 'cancelled', ms: 0 });
     const t0 = Date.now();
     const inputHashes = inputs.map((o) => (o.status === 'built' || o.status === 'cached' ? o.outputHash : ''));
@@ -311,7 +327,7 @@ export class Executor {
     const failure = result.error;
     const usage = { ...(failure.requests ? { requests: failure.requests } : {}), ...(failure.retries ? { retries: failure.retries } : {}) };
     const base = { key: job.decision.key, ms: Date.now() - job.started, ...usage };
-    if (failure.status === 'skipped') return { status: 'skipped', reason: failure.reason, ...base };
+    if (failure.status === 'skipped' || failure.status === 'pending') return { status: failure.status, reason: failure.reason, ...base };
     if (failure.status === 'upstream') return { status: 'skipped', reason: `${this.nodeOf(failure.failedNode).kind} failed`, ...base };
     if (this.abort.signal.aborted && failure.error.code !== 'E_FAIL_FAST') return { status: 'skipped', reason: 'cancelled', ...base };
     return { status: 'failed', error: failure.error, ...base };

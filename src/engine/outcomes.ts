@@ -4,7 +4,7 @@ import type { PipelineReport, ReportAsset, ReportOutput, ReportStep, StepStatus 
 import type { GptError } from '../util/errors.js';
 
 /** What happened to one node in one build: one shape per status. */
-export type NodeOutcome = BuiltOutcome | CachedOutcome | FailedOutcome | SkippedOutcome;
+export type NodeOutcome = BuiltOutcome | CachedOutcome | FailedOutcome | SkippedOutcome | PendingOutcome;
 
 interface OutcomeBase {
   ms: number;
@@ -55,11 +55,22 @@ export interface SkippedOutcome extends OutcomeBase, ProviderUsage {
   reason: string;
 }
 
+/**
+ * Waiting for a provider batch that has not answered (`build --no-wait`), or for an input that
+ * is: a later build collects it.
+ */
+export interface PendingOutcome extends OutcomeBase, ProviderUsage {
+  status: 'pending';
+  key?: string;
+  reason: string;
+}
+
 const usd = (n: number) => Math.round(n * 10_000) / 10_000;
 
 function assetStatus(steps: ReportStep[]): StepStatus {
   if (steps.some((s) => s.status === 'failed')) return 'failed';
   if (steps.some((s) => s.status === 'skipped')) return 'skipped';
+  if (steps.some((s) => s.status === 'pending')) return 'pending';
   if (steps.some((s) => s.status === 'built')) return 'built';
   return 'cached';
 }
@@ -78,7 +89,7 @@ function reportStep(kind: ReportStep['kind'], target: string | undefined, outcom
     ...(usage.requests ? { requests: usage.requests } : {}),
     ...(usage.retries ? { retries: usage.retries } : {}),
     ...(outcome.status === 'built' && outcome.reasons.length ? { reasons: outcome.reasons } : {}),
-    ...(outcome.status === 'skipped' && outcome.reason ? { reasons: [outcome.reason] } : {}),
+    ...((outcome.status === 'skipped' || outcome.status === 'pending') && outcome.reason ? { reasons: [outcome.reason] } : {}),
     ...(meta && kind === 'generate' ? { meta } : {}),
     ...(outcome.warnings?.length ? { meta: { ...(meta ?? {}), warnings: outcome.warnings } } : {}),
   };
@@ -140,6 +151,7 @@ export function assembleReport(graph: BuildGraph, order: string[], outcomes: Map
       cached: count('cached'),
       failed: count('failed'),
       skipped: count('skipped'),
+      ...(count('pending') > 0 ? { pending: count('pending') } : {}),
       providerCalls,
       retries,
       costUsd: usd(assets.reduce((sum, a) => sum + a.costUsd, 0)),

@@ -40,6 +40,6 @@ function knownAssets(graph: BuildGraph): string {
 
 /** The plan's view of the cache (`regenerate`: the assets whose generation is forced). */
 export function planEnvOf(cache: ProjectCache, regenerate?: string[]): PlanEnv {
-  return { store: cache.store, files: cache.files, state: cache.state, forced: new Set(regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}) };
+  return { store: cache.store, files: cache.files, state: cache.state, forced: new Set(regenerate ?? []), ...(cache.lock ? { lock: cache.lock } : {}), pendingBatches: cache.pendingBatches };
 }
 

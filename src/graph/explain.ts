@@ -231,11 +231,20 @@ const describeRender: Describer = (changes, context, previous, current) => {
   }
   const tool = toolReason('imaging library version', take(changes, 'tool'));
   if (tool) reasons.push(tool);
+  const provenance = take(changes, 'provenance');
+  const metadata = take(provenance, 'metadata');
+  if (metadata.size > 0) reasons.push(...rest(metadata).map((change) => `metadata ${change}`));
+  // The prompt, provider and model change the generation too: "upstream changed" says it.
+  const fields = [...provenance.keys()].filter((field) => !GENERATION_FACTS.has(field));
+  if (fields.length > 0) reasons.push(fields.includes('provenance') ? 'provenance metadata added' : `provenance metadata: ${fields.join(', ')} changed`);
   const version = stepVersionReason('render', changes.get('version'));
   if (version) reasons.push(version);
   if (changes.has('input')) reasons.push(upstreamReason(context, 'input', 'upstream changed'));
   return reasons;
 };
+
+/** Provenance facts that only change with the generation (src/graph/provenance.ts). */
+const GENERATION_FACTS = new Set(['promptHash', 'provider', 'model']);
 
 const describeSource: Describer = (changes, _context, previous, current) => {
   if (changes.has('file')) return [`source file: ${showValue(previous.file)} → ${showValue(current.file)}`];

@@ -6,6 +6,7 @@ import { getProvider } from '../providers/registry.js';
 import { getUpscaler } from '../upscalers/registry.js';
 import { sharpPackage } from '../upscalers/sharp-versions.js';
 import type { BuildGraph, GraphNode } from './graph.js';
+import { provenanceFacts, type ProvenanceFacts } from './provenance.js';
 
 /**
  * A fingerprint is a plain object in a fixed shape per node kind; its hash is the node's key.
@@ -60,6 +61,8 @@ export type RenderFingerprint = {
   target: object;
   profile: object;
   tool: Record<string, string>;
+  /** What the deliverable's XMP says (graph/provenance.ts): a change rewrites it. */
+  provenance: ProvenanceFacts;
   input: string | null;
 };
 
@@ -74,7 +77,7 @@ export interface KeyEnv {
 }
 
 /** Bumped when what a step does changes in a way its parameters do not show. */
-export const STEP_VERSIONS = { generate: 1, upscale: 1, balance: 1, normalize: 2, render: 2 } as const;
+export const STEP_VERSIONS = { generate: 1, upscale: 1, balance: 1, normalize: 2, render: 3 } as const;
 
 /** Bumped when the packshot cleanup (src/steps/cleanup.ts) changes what it does. */
 export const CLEANUP_VERSION = 1;
@@ -220,6 +223,7 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         target: sharedPart(target, 'target', () => structuredClone(withoutPosition(target))),
         profile,
         tool: sharedObject(imagingToolVersion()),
+        provenance: provenanceFacts(graph, node.asset),
         input: mainInput,
       };
     }

@@ -10,7 +10,9 @@ import type { BuildGraph, GraphNode } from './graph.js';
 import { explainChange, PENDING_INPUT, type ExplainContext, type InputRole } from './explain.js';
 import { fingerprintNode, isPassThrough, isPersisted, resolvedGenerateParams, type Fingerprint, type FingerprintFields } from './keys.js';
 import type { LockFile } from '../cache/lockfile.js';
+import { missingSidecar } from './provenance.js';
 import { resolveCandidates, type CandidateSet } from './variants.js';
+import { batched, BATCH_DISCOUNTS } from '../providers/batch-types.js';
 
 export interface PlanEnv {
   store: Store;
@@ -20,6 +22,8 @@ export interface PlanEnv {
   forced: Set<string>;
   /** assets.lock.json: which candidate each asset with variants uses. */
   lock?: LockFile;
+  /** Generate keys an open provider batch will deliver -> its batch id (cache/batch-state.ts). */
+  pendingBatches?: Map<string, string>;
 }
 
 /** What is known about a node once its inputs' content hashes are. */
@@ -118,7 +122,8 @@ function statDeliverables(graph: BuildGraph, state: BuildState, selected: Set<st
   return stats;
 }
 
-export type PlanAction = 'run' | 'cached';
+/** `pending`: a generation an open provider batch will deliver (already submitted, not paid again). */
+export type PlanAction = 'run' | 'cached' | 'pending';
 
 export interface PlannedNode {
   id: string;
@@ -137,7 +142,7 @@ export interface PlannedNode {
 
 export interface Plan {
   nodes: PlannedNode[];
-  summary: { nodes: number; run: number; cached: number; generate: number; estimatedCostUsd: number };
+  summary: { nodes: number; run: number; cached: number; generate: number; estimatedCostUsd: number; pending?: number };
 }
 
 /**
@@ -288,17 +293,21 @@ class PlanWalk {
     if (decision) this.decisions.set(id, { inputHashes: inputHashes as string[], decision });
     if (decision?.outputHash) this.hashes.set(id, decision.outputHash);
     const cached = !!decision && (!!decision.record || !decision.persisted);
-    const reasons = cached ? this.cachedReasons(node, decision) : await this.runReasons(node, decision, inputHashes);
+    let reasons = cached ? this.cachedReasons(node, decision) : await this.runReasons(node, decision, inputHashes);
+    // Already submitted in an open provider batch: the next build collects it, unpaid again.
+    const batchId = !cached && node.kind === 'generate' && decision ? this.env.pendingBatches?.get(decision.key) : undefined;
+    if (batchId) reasons = [`submitted in batch ${batchId}: the next build collects it (not paid again)`];
+    const action: PlanAction = cached ? 'cached' : batchId ? 'pending' : 'run';
     this.planned.set(id, {
       id,
       asset: node.asset,
       kind: node.kind,
       ...(node.target ? { target: node.target } : {}),
-      action: cached ? 'cached' : 'run',
+      action,
       reasons,
       ...(decision ? { key: decision.key } : {}),
       ...(decision?.record ? { outputHash: decision.record.output.hash } : {}),
-      estimatedCostUsd: cached ? 0 : await estimatedCost(this.graph, node, decision),
+      estimatedCostUsd: action === 'run' ? await estimatedCost(this.graph, node, decision) : 0,
       ...(isPassThrough(this.graph, node) ? { passThrough: true } : {}),
     });
   }
@@ -325,7 +334,11 @@ class PlanWalk {
     if (node.kind === 'render' && decision.record) {
       const file = deliverablePath(this.graph.manifest, node.asset, node.target as string);
       decision.deliverableIntact = deliverableIntact(this.graph.manifest, file, decision.record.output.hash, env.state, this.deliverableStats.get(file));
-      if (!decision.deliverableIntact) {
+      const sidecar = decision.deliverableIntact ? missingSidecar(file, decision.record.meta) : undefined;
+      if (sidecar) {
+        decision.deliverableIntact = false;
+        reasons = [`${projectPath(this.graph.manifest, sidecar)} is missing: restored from the cache (no rework)`];
+      } else if (!decision.deliverableIntact) {
         const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
         reasons = [`${projectPath(this.graph.manifest, file)} ${exists ? 'was edited' : 'is missing'}: restored from the cache (no rework)`];
       }
@@ -389,14 +402,16 @@ class PlanWalk {
     const explained = new Map(all.filter((n) => n.action === 'run').map((n) => [n.id, { ...(n.key ? { key: n.key } : {}), reasons: n.reasons }]));
     const nodes = all.filter((n) => n.kind !== 'prompt');
     const run = nodes.filter((n) => n.action === 'run');
+    const pending = nodes.filter((n) => n.action === 'pending').length;
     const plan: Plan = {
       nodes,
       summary: {
         nodes: nodes.length,
         run: run.length,
-        cached: nodes.length - run.length,
+        cached: nodes.length - run.length - pending,
         generate: run.filter((n) => n.kind === 'generate').length,
         estimatedCostUsd: round(run.reduce((sum, n) => sum + n.estimatedCostUsd, 0)),
+        ...(pending > 0 ? { pending } : {}),
       },
     };
     return { plan, decisions: this.decisions, explained };
@@ -408,14 +423,15 @@ function storedFingerprint(state: BuildState, id: string): FingerprintFields | u
   return fingerprintOf(state, id) as FingerprintFields | undefined;
 }
 
-/** What running a node would cost: generations only, one call per missing candidate. */
+/** What running a node would cost: generations only, one call per missing candidate; a batched one at the batch price. */
 async function estimatedCost(graph: BuildGraph, node: GraphNode, decision: NodeDecision | undefined): Promise<number> {
   if (node.kind !== 'generate') return 0;
   const asset = graph.assets.get(node.asset);
   if (!asset) return 0;
   const params = await resolvedGenerateParams(asset, graph.manifest);
   const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
-  return calls * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
+  const discount = batched(params) ? (BATCH_DISCOUNTS[params.provider] ?? 1) : 1;
+  return calls * discount * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
 }
 
 /** Hashes (or finds unchanged by stat) every file the selected nodes' keys read, concurrently. */

@@ -7,7 +7,8 @@ import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import type { RawAsset, RawGenerate, RawNormalize, RawUpscale } from './raw.js';
+import { resolveMetadata } from './metadata.js';
+import type { RawAsset, RawGenerate, RawMetadata, RawNormalize, RawUpscale } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -38,6 +39,8 @@ export interface AssetScope {
   /** Where defaults.generate's positioned fields are written. */
   generateAt: GeneratePositions;
   upscale: UpscaleParams;
+  /** defaults.metadata. */
+  metadata: RawMetadata | undefined;
   diagnostics: Diagnostics;
   backends: ManifestBackends;
 }
@@ -60,7 +63,7 @@ export function generatePositions(base: GeneratePositions, over: RawGenerate | u
 }
 
 /** Keys of `generate:` that GenerateParams holds itself; the rest go to `options`. */
-const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'options']);
+const CORE_GENERATE_KEYS = new Set(['provider', 'model', 'size', 'quality', 'seed', 'batch', 'options']);
 
 export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefined): GenerateParams {
   if (!over) return base;
@@ -73,6 +76,8 @@ export function mergeGenerate(base: GenerateParams, over: RawGenerate | undefine
   };
   const seed = over.seed ?? base.seed;
   if (seed !== undefined) merged.seed = seed;
+  const batch = over.batch ?? base.batch;
+  if (batch !== undefined) merged.batch = batch;
   for (const [key, value] of Object.entries(over)) {
     if (!CORE_GENERATE_KEYS.has(key) && value !== undefined) merged.options[key] = value;
   }
@@ -174,6 +179,8 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   const normalize = resolveNormalize(raw.normalize) ?? style?.normalize;
   if (normalize) asset.normalize = normalize;
   if (entry.label !== undefined) asset.origin = entry.label;
+  const metadata = resolveMetadata(scope.metadata, raw.metadata);
+  if (metadata) asset.metadata = metadata;
   if (raw.prompt !== undefined && raw.source === undefined) {
     const promptAt = valueAt('prompt');
     asset.promptAt = promptAt.at;

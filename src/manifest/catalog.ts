@@ -7,7 +7,8 @@ import type { AssetEntry } from './assets.js';
 import type { FieldText } from './prompt-origin.js';
 import type { Diagnostics } from './context.js';
 import type { DataPath, Located, SourceFile } from './positions.js';
-import type { RawCatalogInclude } from './raw.js';
+import { splitKeywords } from './metadata.js';
+import type { RawCatalogInclude, RawMetadata } from './raw.js';
 import { quote } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -134,6 +135,7 @@ export async function catalogEntries(
         ...(spec.generate ? { generate: spec.generate } : {}),
         ...(spec.upscale ? { upscale: spec.upscale } : {}),
         ...(spec.normalize ? { normalize: spec.normalize } : {}),
+        ...(spec.metadata ? { metadata: renderMetadata(spec.metadata, includePath, (field) => renderTemplate(parsed.get(JSON.stringify(field)) as Template, row.values, rowAt, undefined).text) } : {}),
       },
       source: manifest,
       path: includePath,
@@ -150,6 +152,23 @@ function optionalField<K extends string>(key: K, value: string | undefined, rend
   return value === undefined ? {} : ({ [key]: render() } as { [P in K]?: string });
 }
 
+/**
+ * A row's `metadata:`: each field rendered from its template. A field that renders empty is
+ * left out, so defaults.metadata still applies to it; a keyword cell may hold several ("a; b").
+ */
+function renderMetadata(spec: RawMetadata, at: DataPath, render: (field: DataPath) => string): RawMetadata {
+  const metadata: RawMetadata = {};
+  for (const key of METADATA_TEXTS) {
+    const text = spec[key] === undefined ? '' : render([...at, 'metadata', key]).trim();
+    if (text !== '') metadata[key] = text;
+  }
+  const keywords = (spec.keywords ?? []).flatMap((_, i) => splitKeywords(render([...at, 'metadata', 'keywords', i])));
+  if (keywords.length > 0) metadata.keywords = keywords;
+  return metadata;
+}
+
+const METADATA_TEXTS = ['copyright', 'credit', 'usageTerms'] as const;
+
 function collectTemplates(spec: RawCatalogInclude, at: DataPath): Array<{ field: DataPath; text: string }> {
   const out = [{ field: [...at, 'id'], text: spec.id as string }];
   const prompt = spec.prompt;
@@ -161,6 +180,12 @@ function collectTemplates(spec: RawCatalogInclude, at: DataPath): Array<{ field:
     }
     (prompt.details ?? []).forEach((text, i) => out.push({ field: [...at, 'prompt', 'details', i], text }));
   }
+  const metadata = spec.metadata;
+  for (const key of METADATA_TEXTS) {
+    const text = metadata?.[key];
+    if (text !== undefined) out.push({ field: [...at, 'metadata', key], text });
+  }
+  (metadata?.keywords ?? []).forEach((text, i) => out.push({ field: [...at, 'metadata', 'keywords', i], text }));
   return out;
 }
 

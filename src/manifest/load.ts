@@ -82,6 +82,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
     generate: mergeGenerate(baseGenerate(), defaults.generate),
     generateAt: generatePositions({}, defaults.generate, source, ['defaults']),
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
+    metadata: defaults.metadata,
     diagnostics,
     backends: options.backends,
   };
@@ -112,6 +113,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
     assets,
     inputFiles,
     pricing: raw.pricing ?? {},
+    provenance: { prompt: raw.provenance?.prompt ?? false },
     warnings: sortDiagnostics(diagnostics.warnings, inputFiles),
     modes: Object.keys(raw.modes ?? {}),
     models: [...declaredModels.values()],

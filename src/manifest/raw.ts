@@ -9,6 +9,7 @@ export interface RawGenerate {
   size?: string;
   quality?: string;
   seed?: number;
+  batch?: boolean;
   background?: string;
   output_format?: string;
   moderation?: string;
@@ -101,6 +102,14 @@ export interface RawStyle {
   normalize?: RawNormalize;
 }
 
+/** `metadata:` (defaults, an asset, a catalog's templates): rights and keywords for the XMP. */
+export interface RawMetadata {
+  copyright?: string;
+  credit?: string;
+  usageTerms?: string;
+  keywords?: string[];
+}
+
 export interface RawAsset {
   prompt?: RawPrompt;
   normalize?: RawNormalize;
@@ -110,6 +119,7 @@ export interface RawAsset {
   upscale?: RawUpscale;
   targets?: string[];
   variants?: number;
+  metadata?: RawMetadata;
 }
 
 export interface RawBatchEntry extends Omit<RawAsset, 'source'> {
@@ -129,17 +139,19 @@ export interface RawCatalogInclude extends RawInclude {
   generate?: RawGenerate;
   upscale?: RawUpscale;
   normalize?: RawNormalize;
+  metadata?: RawMetadata;
   delimiter?: string;
 }
 
 export interface RawManifest {
   version: 1;
   output?: string;
-  defaults?: { generate?: RawGenerate; upscale?: RawUpscale; targets?: string[] };
+  defaults?: { generate?: RawGenerate; upscale?: RawUpscale; targets?: string[]; metadata?: RawMetadata };
   limits?: { generate?: number; process?: number; gpu?: number; imagesPerMinute?: number; maxCostUsd?: number };
   styles?: Record<string, RawStyle>;
   profiles?: Record<string, string>;
   pricing?: Record<string, unknown>;
+  provenance?: { prompt?: boolean };
   targets?: Record<string, RawTarget>;
   assets?: Record<string, RawAsset>;
   include?: Array<string | RawCatalogInclude>;

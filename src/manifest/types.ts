@@ -25,6 +25,8 @@ export interface ResolvedManifest {
   inputFiles: string[];
   /** Manifest `pricing:` overrides, per provider -> model -> quality -> size (USD per image). */
   pricing: Record<string, unknown>;
+  /** `provenance:`: whether the deliverables' XMP carries the prompt itself (absent: only its hash). */
+  provenance?: { prompt: boolean };
   warnings: import('../util/errors.js').Diagnostic[];
   /** The `modes:` the manifest declares (draft, ...), and the one applied (absent: none). */
   modes?: string[];
@@ -53,6 +55,8 @@ export interface GenerateParams {
   size: string;
   quality: string;
   seed?: number;
+  /** Send through the provider's batch API (half price, answered within 24 h); not part of the cache key. */
+  batch?: boolean;
   /** Any further provider parameters (background, output_format, moderation, ...). */
   options: Record<string, unknown>;
   /**
@@ -177,6 +181,16 @@ export interface ResolvedAsset {
   promptLine?: string;
   /** "row 7 of skus.csv" for an asset made from a catalog row. */
   origin?: string;
+  /** Rights and keywords for its deliverables' XMP (defaults.metadata, then its own); absent when none. */
+  metadata?: AssetMetadata;
+}
+
+/** `metadata:` resolved: only fields with a value (docs/provenance.md says where each is written). */
+export interface AssetMetadata {
+  copyright?: string;
+  credit?: string;
+  usageTerms?: string;
+  keywords?: string[];
 }
 
 /** `normalize: { background: white, threshold }`: push a near-white backdrop to pure white. */

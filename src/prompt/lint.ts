@@ -185,12 +185,27 @@ function duplicates(assets: ResolvedAsset[]): Finding[] {
   const frequency = new Map<string, number>();
   for (const item of items) for (const word of item.words) frequency.set(word, (frequency.get(word) ?? 0) + 1);
   const rarestFirst = (x: string, y: string) => (frequency.get(x) ?? 0) - (frequency.get(y) ?? 0) || (x < y ? -1 : x > y ? 1 : 0);
-  const byPrefixWord = new Map<string, number[]>();
+  // Each prefix word's items, with the word's position in that item's prefix.
+  const byPrefixWord = new Map<string, Array<[number, number]>>();
+  const seenBy = new Int32Array(items.length).fill(-1);
+  const share = DUPLICATE_SIMILARITY / (1 + DUPLICATE_SIMILARITY);
   for (const [i, item] of items.entries()) {
     const size = item.words.size;
     const prefix = [...item.words].sort(rarestFirst).slice(0, size - Math.ceil(DUPLICATE_SIMILARITY * size) + 1);
-    const candidates = new Set<number>();
-    for (const word of prefix) for (const j of byPrefixWord.get(word) ?? []) candidates.add(j);
+    const candidates: number[] = [];
+    for (const [p, word] of prefix.entries()) {
+      for (const [j, q] of byPrefixWord.get(word) ?? []) {
+        if (seenBy[j] === i) continue;
+        seenBy[j] = i;
+        // Positional filter (PPJoin): this is the pair's rarest shared word, so they share at
+        // most it and the words after it in both; a pair that cannot reach the threshold's
+        // overlap is not compared. Prompts that share their common words (one catalogue's)
+        // would otherwise all be compared with each other: 8 s for 5,000 assets.
+        const other = items[j]!.words.size;
+        if (1 + Math.min(size - p - 1, other - q - 1) < share * (size + other) - 1e-9) continue;
+        candidates.push(j);
+      }
+    }
     for (const j of candidates) {
       const earlier = items[j]!;
       if (earlier.template !== undefined && earlier.template === item.template) continue;
@@ -198,10 +213,10 @@ function duplicates(assets: ResolvedAsset[]): Finding[] {
       if (similarity < DUPLICATE_SIMILARITY || similarity >= 1) continue;
       report(item, earlier, similarity);
     }
-    for (const word of prefix) {
+    for (const [p, word] of prefix.entries()) {
       const list = byPrefixWord.get(word);
-      if (list) list.push(i);
-      else byPrefixWord.set(word, [i]);
+      if (list) list.push([i, p]);
+      else byPrefixWord.set(word, [[i, p]]);
     }
   }
   return findings;

@@ -31,6 +31,7 @@ export const OPENAI_TRANSPORT_OPTIONS = [
   'retryBaseDelayMs',
   'retryMaxDelayMs',
   'timeoutMs',
+  'batchPollMs',
 ] as const;
 
 const KNOWN_OPTIONS: readonly string[] = [...OPENAI_REQUEST_OPTIONS, ...OPENAI_TRANSPORT_OPTIONS];

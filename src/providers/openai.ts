@@ -27,7 +27,7 @@ import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import { referenceImages, type ReferenceImage, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
-const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
+export const API_KEY: ApiKeySpec = { vendor: 'OpenAI', defaultEnv: 'OPENAI_API_KEY', example: 'sk-' };
 
 export const openaiProvider: ImageProvider = {
   name: 'openai',
@@ -238,6 +238,11 @@ function requestBody(params: GenerateParams, size: string): SentBody {
     moderation: oneOf(o['moderation'], ['low', 'auto'] as const),
     input_fidelity: oneOf(o['input_fidelity'], ['high', 'low'] as const),
   };
+}
+
+/** One request's JSON body as its endpoint takes it, images aside: what a Batch API line carries (openai-batch.ts). */
+export function endpointBody(params: GenerateParams, size: string, edit: boolean, prompt: string): Record<string, unknown> {
+  return { ...pickDefined(sentFields(requestBody(params, size), edit)), prompt };
 }
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {

@@ -118,6 +118,7 @@ const STATUS_LABEL: Record<StepStatus, string> = {
   cached: 'cached',
   failed: 'failed',
   skipped: 'skipped',
+  pending: 'pending',
 };
 
 export function badge(status: StepStatus): SafeHtml {

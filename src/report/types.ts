@@ -1,6 +1,7 @@
 /** out/pipeline_report.json, as DESIGN.md specifies it. */
 
-export type StepStatus = 'built' | 'cached' | 'failed' | 'skipped';
+/** `pending`: waiting for a provider batch (`build --no-wait`); a later build collects it. */
+export type StepStatus = 'built' | 'cached' | 'failed' | 'skipped' | 'pending';
 
 export interface ReportStep {
   kind: string;
@@ -68,6 +69,8 @@ export interface PipelineReport {
     cached: number;
     failed: number;
     skipped: number;
+    /** Assets waiting for a provider batch (only when there are any). */
+    pending?: number;
     providerCalls: number;
     retries: number;
     costUsd: number;

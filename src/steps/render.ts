@@ -2,6 +2,7 @@ import { profileRefFor, type ResolvedManifest, type ResolvedTarget } from '../ma
 import { loadProfile, type LoadedProfile } from '../color/profiles.js';
 import { preflightError, runPreflight } from '../color/preflight.js';
 import { renderTarget, type RenderedTarget } from '../color/render.js';
+import type { Provenance } from '../color/xmp.js';
 import type { RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
 
@@ -25,7 +26,7 @@ export function isPrintDeliverable(target: ResolvedTarget): boolean {
 export type RenderedStep = Omit<RenderedTarget, 'pixels' | 'ink'> & { warnings: string[] };
 
 /**
- * Renders one deliverable and preflights it. The preflight result rides in `info` (the engine
+ * Renders one deliverable, with its provenance in its metadata (src/color/xmp.ts), and preflights it. The preflight result rides in `info` (the engine
  * stores info as the action's metadata; the report's outputs[].preflight comes from it).
  *
  * A failed check with `preflight: error` (the default) fails the render: nothing is stored and
@@ -33,10 +34,10 @@ export type RenderedStep = Omit<RenderedTarget, 'pixels' | 'ink'> & { warnings: 
  * error names each failed check and its numbers. With `preflight: warn` the file is delivered
  * and the result, ok: false, is in the report along with a warning.
  */
-export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest): Promise<RenderedStep> {
+export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest, provenance?: Provenance): Promise<RenderedStep> {
   const profile = await targetProfile(target, manifest);
   // The full-size converted pixels stay here: the engine keeps only the file and the preview.
-  const { pixels, ink, ...rendered } = await renderTarget(input, target, profile);
+  const { pixels, ink, ...rendered } = await renderTarget(input, target, profile, provenance);
   if (target.preflight === 'off' || !isPrintDeliverable(target)) return { ...rendered, warnings: [] };
   const result = runPreflight(
     {

@@ -43,6 +43,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 
 export type Behaviour =
@@ -113,6 +114,8 @@ export interface FakeOpenAIOptions {
   apiKey?: string;
   /** Behaviour when neither the queue nor a function decides. Default 'ok'. */
   default?: BehaviourSpec;
+  /** A C2PA manifest store to embed in every PNG answer (a `caBX` chunk), as the real API signs its images. */
+  c2pa?: Buffer;
 }
 
 export interface FakeOpenAI {
@@ -234,7 +237,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       case 'ok':
       case 'truncated':
       case 'not_json': {
-        const body = await imagesResponse(record, behaviour);
+        const body = await imagesResponse(record, behaviour, options.c2pa);
         if (behaviour.kind === 'not_json') {
           record.status = 200;
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_fake_${record.index}` });
@@ -372,7 +375,8 @@ function requestProblem(
   return undefined;
 }
 
-async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Promise<Record<string, unknown>> {
+/** The images API's answer to one request (also the body of a batch output line: fake-openai-batch.ts). */
+export async function imagesResponse(record: RecordedRequest, behaviour: Behaviour, c2pa?: Buffer): Promise<Record<string, unknown>> {
   const body = record.body ?? {};
   const prompt = String(body['prompt'] ?? '');
   const sizeText = typeof body['size'] === 'string' && body['size'] !== 'auto' ? body['size'] : '1024x1024';
@@ -381,7 +385,8 @@ async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Pr
   const height = Number(m?.[2] ?? 1024);
   const format = body['output_format'] === 'jpeg' || body['output_format'] === 'webp' ? body['output_format'] : 'png';
   const quality = typeof body['quality'] === 'string' ? body['quality'] : 'auto';
-  const image = behaviour.kind === 'ok' && behaviour.image ? behaviour.image : await solidImage(width, height, format, prompt);
+  const plain = behaviour.kind === 'ok' && behaviour.image ? behaviour.image : await solidImage(width, height, format, prompt);
+  const image = c2pa && format === 'png' ? withCaBX(plain, c2pa) : plain;
   let b64 = image.toString('base64');
   if (behaviour.kind === 'truncated') b64 = b64.slice(0, Math.floor(b64.length / 8) * 4);
 
@@ -408,6 +413,16 @@ async function imagesResponse(record: RecordedRequest, behaviour: Behaviour): Pr
   };
   if (usage !== null) response['usage'] = usage;
   return response;
+}
+
+/** A PNG with `manifest` in a caBX chunk right after IHDR, before the image data, as C2PA places it. */
+function withCaBX(png: Buffer, manifest: Buffer): Buffer {
+  const chunk = Buffer.alloc(12 + manifest.length);
+  chunk.writeUInt32BE(manifest.length, 0);
+  chunk.write('caBX', 4, 'latin1');
+  manifest.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + manifest.length)), 8 + manifest.length);
+  return Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
 }
 
 const imageCache = new Map<string, Buffer>();

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { build } from '../../engine/build.js';
 import { plan } from '../../index.js';
+import { withBatch } from '../../manifest/batch-override.js';
 import { approvalsOf } from '../../graph/approvals.js';
 import { builtinBackends } from '../../engine/backends.js';
 import { withProvider } from '../../manifest/provider-override.js';
@@ -26,6 +27,9 @@ interface BuildFlags {
   explain?: boolean;
   strict?: boolean;
   provider?: string;
+  batch?: boolean;
+  /** false with --no-wait. */
+  wait?: boolean;
   requireApproved?: boolean;
 }
 
@@ -43,13 +47,19 @@ export function registerBuildCommand(program: Command, context: CommandContext):
     .option('--explain', 'print why each step runs before building')
     .option('--strict', 'prompt lint warnings are errors (exit 2)')
     .option('--provider <name>', 'generate every asset with this provider instead of the manifest\'s (e.g. procedural for a free dry run)')
+    .option('--batch', "send the generations through the provider's batch API (half price, answered within 24 h), as generate.batch: true does")
+    .option('--no-wait', 'batched generations: submit (or check once) and exit, reporting them pending; a later build collects them')
     .option('--require-approved', 'the print job: refuse (exit 3) unless every asset\'s deliverables are the ones approved in assets.review.json (gpt4k review)')
     .action(async (assets: string[], opts: BuildFlags, cmd: Command) => {
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
-      const manifest = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
-      await lintOrThrow(manifest, g, !!opts.strict, io);
+      const provided = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
+      const manifest = opts.batch ? withBatch(provided) : provided;
+      const lints = await lintOrThrow(manifest, g, !!opts.strict, io);
       if (opts.requireApproved) await requireApproved(manifest, assets, opts.regenerate);
+      // The no-op fast path (cli/noop-fast.ts) answers only a plain `gpt4k build [-q]` of this manifest.
+      const plain = assets.length === 0 && !opts.frozen && !opts.regenerate && opts.maxCost === undefined && !opts.explain && !opts.provider && !opts.requireApproved && !opts.batch && opts.wait !== false;
+      const noopStamp = plain && !g.mode && !g.manifest && lints.length === 0 && manifest.warnings.length === 0;
       const reporter = context.reporter(cmd);
       const announce = () => io.err.write('\ninterrupted: finishing the steps in flight and writing the report (Ctrl-C again to quit now)\n');
       try {
@@ -64,8 +74,10 @@ export function registerBuildCommand(program: Command, context: CommandContext):
             regenerate: opts.regenerate ?? [],
             ...(opts.maxCost !== undefined ? { maxCostUsd: opts.maxCost } : {}),
             failFast: !!opts.failFast,
+            batchWait: opts.wait !== false,
             signal,
             onEvent: (event) => reporter.onEvent(event),
+            noopStamp,
           });
         });
         context.setExit(stoppedBy ? STOP_EXIT[stoppedBy] : result.exitCode);

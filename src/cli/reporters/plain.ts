@@ -70,7 +70,7 @@ export class PlainReporter implements Reporter {
       case 'build-done': {
         const s = event.report.summary;
         this.line(
-          `${s.failed > 0 ? this.c.red('done with failures') : this.c.green('done')}: ${s.built} built, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}; ${s.providerCalls} provider call(s), ${formatUsd(s.costUsd)}, ${formatDuration(s.durationMs)}; ${describeResults(event.reportFile)}`,
+          `${s.failed > 0 ? this.c.red('done with failures') : this.c.green('done')}: ${s.built} built, ${s.cached} cached, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}${s.pending ? `, ${s.pending} pending` : ''}; ${s.providerCalls} provider call(s), ${formatUsd(s.costUsd)}, ${formatDuration(s.durationMs)}; ${describeResults(event.reportFile)}`,
         );
         break;
       }

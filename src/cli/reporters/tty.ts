@@ -221,7 +221,7 @@ export class TtyReporter implements Reporter {
     this.log.done();
     const { out } = this.options;
     const s = report.summary;
-    const counts = [`${s.built} built`, `${s.cached} cached`, `${s.failed} failed`, ...(s.skipped ? [`${s.skipped} skipped`] : [])];
+    const counts = [`${s.built} built`, `${s.cached} cached`, `${s.failed} failed`, ...(s.skipped ? [`${s.skipped} skipped`] : []), ...(s.pending ? [`${s.pending} pending`] : [])];
     const head = s.failed > 0 || s.skipped ? '✖ done with failures' : '✔ done';
     out.write(
       `${head} in ${formatDuration(s.durationMs)}: ${counts.join(', ')} · ${s.providerCalls} provider call${s.providerCalls === 1 ? '' : 's'} · ${formatUsd(s.costUsd)}\n`,

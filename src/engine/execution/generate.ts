@@ -1,9 +1,10 @@
 import { resolvedGenerateParams } from '../../graph/keys.js';
 import type { GenerateParams } from '../../manifest/types.js';
 import { getProvider } from '../../providers/registry.js';
-import type { ImageProvider } from '../../providers/types.js';
+import type { GenerateResult, ImageProvider } from '../../providers/types.js';
 import { ExitCode, GptError, toGptError } from '../../util/errors.js';
 import { fail, ok, type Result } from '../../util/result.js';
+import { BatchPending, batchJob } from '../batch-scheduler.js';
 import { candidateImagesOf, generateCall } from '../variants.js';
 import type { CandidateSet } from '../../graph/variants.js';
 import { upstream, type Execution, type ExecutionFailure, type ExecutionJob, type ExecutionResult, type ExecutionServices } from './types.js';
@@ -59,7 +60,8 @@ export const generateExecution: Execution = {
     const generation: Generation = { job, services, params, provider, reference, variants, retries: 0, announced: false };
     const calls = await Promise.all(variants.missing.map((index) => makeCandidate(generation, index)));
     const made = calls.flatMap((c) => (c.ok ? [c.value] : []));
-    const failed = calls.find((c) => !c.ok);
+    // A refusal says more than a candidate still waiting in a batch.
+    const failed = calls.find((c) => !c.ok && c.error.status === 'failed') ?? calls.find((c) => !c.ok);
     if (failed && !failed.ok) {
       // The candidates that were made are stored and paid for: the report still counts them.
       const error = failed.error;
@@ -97,9 +99,12 @@ function haltOn(services: ExecutionServices, provider: string, error: GptError):
 async function makeCandidate(generation: Generation, index: number): Promise<Result<Made, ExecutionFailure>> {
   const { job, services, params, provider } = generation;
   const call = await generateCall(params, job.decision, generation.variants, index);
-  let sent: Awaited<ReturnType<typeof send>>;
+  let sent: Sent;
   try {
-    sent = await services.pools.generate.run(() => send(generation, call.params), services.signal);
+    // Batched (generate.batch, or already in an open batch): the batch scheduler sends it, not the pool.
+    sent = (await services.batches.takes(call.params, call.key))
+      ? await sendInBatch(generation, call)
+      : await services.pools.generate.run(() => send(generation, call.params), services.signal);
   } catch (err) {
     // Thrown while waiting for a slot (the build stopped) or by the provider.
     const error = toGptError(err);
@@ -132,14 +137,36 @@ async function makeCandidate(generation: Generation, index: number): Promise<Res
   return ok({ index, hash: object.hash, meta, costUsd: result.costUsd, requests: provider.remote ? result.requests : 0, retries: result.retries });
 }
 
+type Sent = Result<GenerateResult, ExecutionFailure>;
+
+/** Says the node started, once for all its candidates. */
+function announce(generation: Generation): void {
+  if (!generation.announced) generation.services.started(generation.job.node, generation.job.reasons);
+  generation.announced = true;
+}
+
+/**
+ * The request through the provider's batch API: answered when the batch ends (the scheduler
+ * has stored the image by then), or pending when this build does not wait (`--no-wait`).
+ */
+async function sendInBatch(generation: Generation, call: Awaited<ReturnType<typeof generateCall>>): Promise<Sent> {
+  const { job, services } = generation;
+  announce(generation);
+  try {
+    return ok(await services.batches.generate(batchJob(job.node.id, job.asset, call, generation.reference)));
+  } catch (err) {
+    if (err instanceof BatchPending) return fail({ status: 'pending', reason: err.message });
+    throw err;
+  }
+}
+
 /** The request itself, holding a generate slot. */
-async function send(generation: Generation, params: GenerateParams) {
+async function send(generation: Generation, params: GenerateParams): Promise<Sent> {
   const { job, services } = generation;
   // Halted while queued: do not send.
   const halted = services.haltedProviders.get(params.provider);
   if (halted) return fail(haltedSkip(params.provider, halted));
-  if (!generation.announced) services.started(job.node, job.reasons);
-  generation.announced = true;
+  announce(generation);
   try {
     return ok(
       await (await services.steps()).runGenerate(job.asset, params, generation.reference, {

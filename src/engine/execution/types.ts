@@ -7,6 +7,8 @@ import type { GptError } from '../../util/errors.js';
 import type { RawImage } from '../../util/image.js';
 import type { Result } from '../../util/result.js';
 import type { BuildEvent } from '../events.js';
+import type { BatchScheduler } from '../batch-scheduler.js';
+import type { NodeOutcome } from '../outcomes.js';
 import type { Pool, RateLimiter } from '../pool.js';
 import type { CandidateImages } from '../variants.js';
 
@@ -56,12 +58,14 @@ export interface Reused {
 }
 
 /**
- * Why a node did not succeed: failed (said to the user as an error), skipped (a reason), or an
- * input that did not build (`failedNode`: the executor words it).
+ * Why a node did not succeed: failed (said to the user as an error), skipped (a reason),
+ * pending (in a provider batch that has not answered: a later build collects it), or an input
+ * that did not build (`failedNode`: the executor words it).
  */
 export type ExecutionFailure =
   | { status: 'failed'; error: GptError; requests?: number; retries?: number }
   | { status: 'skipped'; reason: string; requests?: number; retries?: number }
+  | { status: 'pending'; reason: string; requests?: number; retries?: number }
   | { status: 'upstream'; failedNode: string; requests?: number; retries?: number };
 
 export type ExecutionResult = Result<Executed, ExecutionFailure>;
@@ -97,6 +101,8 @@ export interface ExecutionServices {
   haltedProviders: Map<string, GptError>;
   /** Generate nodes that ran: every candidate's image, for the lock file. */
   madeCandidates: Map<string, CandidateImages>;
+  /** Provider batches (generate.batch, --batch): batched calls go here instead of the generate pool. */
+  batches: BatchScheduler;
   emit(event: BuildEvent): void;
   /** Says the node started its work (once it holds its pool slot). */
   started(node: GraphNode, reasons: string[]): void;
@@ -104,6 +110,8 @@ export interface ExecutionServices {
   steps(): Promise<StepsModule>;
   /** The step runners for a job holding a slot of `pool`: image jobs share the cores. */
   stepsWithCores(pool: keyof Pools): Promise<StepsModule>;
+  /** What became of a node already settled (a render reads its upstream hashes for its provenance). */
+  outcome(id: string): NodeOutcome | undefined;
   /** An input's pixels (decoded from the store, or computed on demand). */
   pixels(id: string): Promise<PixelResult>;
   /** An input's small stored output, parsed as JSON (the balance step's statistics). */
