@@ -61,13 +61,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
   const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics, options.backends);
   if (defaults.targets) checkTargetNames(defaults.targets, targetIds, source, ['defaults', 'targets'], diagnostics);
 
-  const entries = manifestEntries(raw, source);
-  for (const [index, include] of (raw.include ?? []).entries()) {
-    const included = await includeEntries(include, index, root, source, { targetIds, styles }, diagnostics, cache);
-    if (!included) continue;
-    inputFiles.push(included.file);
-    entries.push(...included.entries);
-  }
+  const entries = [...manifestEntries(raw, source), ...(await includedEntries(raw, { root, source, targetIds, styles, inputFiles }, diagnostics, cache))];
   checkDuplicateIds(entries, diagnostics);
   for (const [name, mode] of Object.entries(raw.modes ?? {})) {
     checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics, options.backends);
@@ -253,6 +247,23 @@ function manifestEntries(raw: RawManifest, source: SourceFile): AssetEntry[] {
     path: ['assets', id],
     idAt: source.keyAt(['assets', id]),
   }));
+}
+
+/** The assets of every `include:` entry, in order; each include file read is added to `known.inputFiles`. */
+async function includedEntries(
+  raw: RawManifest,
+  known: { root: string; source: SourceFile; targetIds: string[]; styles: Map<string, ResolvedStyle>; inputFiles: string[] },
+  diagnostics: Diagnostics,
+  cache: ParseCache,
+): Promise<AssetEntry[]> {
+  const entries: AssetEntry[] = [];
+  for (const [index, include] of (raw.include ?? []).entries()) {
+    const included = await includeEntries(include, index, known.root, known.source, known, diagnostics, cache);
+    if (!included) continue;
+    known.inputFiles.push(included.file);
+    entries.push(...included.entries);
+  }
+  return entries;
 }
 
 /** Reads one `include:` entry: a path, or { file, style, targets } giving defaults to its assets. */
