@@ -55,7 +55,7 @@ async function traceOpens(dir) {
 /** The phases of a no-op build, through the programmatic API (dist/), in one process. */
 const PHASES = `
 const t0 = performance.now();
-const { loadManifest } = await import(${JSON.stringify(path.join(ROOT, 'dist/manifest/load.js'))});
+const { loadManifest } = await import(${JSON.stringify(path.join(ROOT, 'dist/engine/backends.js'))});
 const { build, graphOf, openProjectCache } = await import(${JSON.stringify(path.join(ROOT, 'dist/engine/build.js'))});
 const { planBuild } = await import(${JSON.stringify(path.join(ROOT, 'dist/graph/plan.js'))});
 const t1 = performance.now();

@@ -5,13 +5,15 @@
  *   const manifest = await loadManifest('assets.pipeline.yaml');
  *   if (manifest.ok) console.log((await build(manifest.value)).report.summary);
  */
-import { loadManifest } from './manifest/load.js';
+import { loadManifest } from './engine/backends.js';
 import type { ResolvedManifest } from './manifest/types.js';
 import { build as runBuild, type BuildOptions, type BuildResult } from './engine/build.js';
 import { graphOf, openProjectCache, planEnvOf, selectionOf, storeFactoryOf } from './engine/project.js';
 import { planBuild, type Plan } from './graph/plan.js';
 
 export { loadManifest };
+export { builtinBackends } from './engine/backends.js';
+export type { ManifestBackends } from './manifest/backends.js';
 export { lintPrompts } from './prompt/lint.js';
 export { compilePrompt, type StructuredPrompt } from './manifest/prompt-compile.js';
 export type { BuildOptions, BuildResult, Plan };

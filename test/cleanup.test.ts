@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build } from '../src/engine/build.js';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { cleanupBackground } from '../src/steps/cleanup.js';
 import type { RawImage } from '../src/util/image.js';
 

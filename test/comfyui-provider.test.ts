@@ -11,13 +11,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { comfyuiProvider, validateComfyUiParams } from '../src/providers/comfyui.js';
 import { derivedSeed, fillWorkflow } from '../src/providers/comfyui-workflow.js';
-import { attachProjectRoot } from '../src/providers/project-root.js';
 import { ProviderError } from '../src/providers/retry.js';
-import type { GenerateRequest } from '../src/providers/types.js';
+import type { GenerateContext, GenerateRequest } from '../src/providers/types.js';
 import { ensureBuilt, runCli, tempProject, tinyManifest, generateKey } from './support/cli-run.js';
 import { deadPort } from './support/fake-server-kit.js';
 import { img2imgWorkflow, startFakeComfyUI, txt2imgWorkflow, type FakeComfyUI } from './support/fake-comfyui.js';
-import { callContext as context, failure } from './support/provider-calls.js';
+import { callContext, failure } from './support/provider-calls.js';
 
 let comfy: FakeComfyUI;
 let root: string;
@@ -40,8 +39,13 @@ afterAll(async () => {
   else process.env.COMFYUI_BASE_URL = savedUrl;
 });
 
+/** A direct call's context: the workflow files lie in `root`, the project. */
+function context(retries: Array<{ delayMs: number; reason: string }> = []): GenerateContext {
+  return callContext(retries, undefined, root);
+}
+
 function params(overrides: Partial<GenerateParams> = {}, options: Record<string, unknown> = {}): GenerateParams {
-  const p: GenerateParams = {
+  return {
     provider: 'comfyui',
     model: 'gpt-image-2',
     size: '72x64',
@@ -49,8 +53,6 @@ function params(overrides: Partial<GenerateParams> = {}, options: Record<string,
     ...overrides,
     options: { workflow: 'txt2img.json', retryBaseDelayMs: 5, retryMaxDelayMs: 50, pollIntervalMs: 10, ...overrides.options, ...options },
   };
-  attachProjectRoot(p, root);
-  return p;
 }
 
 function request(p: GenerateParams, extra: Partial<GenerateRequest> = {}): GenerateRequest {
@@ -190,22 +192,22 @@ describe('comfyui: faults', () => {
 describe('comfyui: validation', () => {
   it('needs a readable API-format workflow with known placeholders', async () => {
     const at = { file: 'assets.pipeline.yaml', line: 7, col: 5 };
-    expect(validateComfyUiParams(params(), at)).toEqual([]);
-    const none = validateComfyUiParams({ ...params(), options: {} }, at);
+    expect(validateComfyUiParams(params(), root, at)).toEqual([]);
+    const none = validateComfyUiParams({ ...params(), options: {} }, root, at);
     expect(none[0]).toMatchObject({ code: 'E_MISSING_OPTION', at });
-    expect(validateComfyUiParams(params({}, { workflow: 'missing.json' }), at)[0]).toMatchObject({
+    expect(validateComfyUiParams(params({}, { workflow: 'missing.json' }), root, at)[0]).toMatchObject({
       code: 'E_MISSING_FILE',
       message: 'workflow: ComfyUI workflow "missing.json" does not exist',
     });
     await writeFile(path.join(root, 'ui.json'), JSON.stringify({ nodes: [], links: [], version: 0.4 }));
-    expect(validateComfyUiParams(params({}, { workflow: 'ui.json' }), at)[0]?.hint).toMatch(/Export \(API\)/);
+    expect(validateComfyUiParams(params({}, { workflow: 'ui.json' }), root, at)[0]?.hint).toMatch(/Export \(API\)/);
     const typo = txt2imgWorkflow() as Graph;
     typo['3']!.inputs['seed'] = '{{sead}}';
     await writeFile(path.join(root, 'typo.json'), JSON.stringify(typo));
-    const diagnostics = validateComfyUiParams(params({}, { workflow: 'typo.json' }), at);
+    const diagnostics = validateComfyUiParams(params({}, { workflow: 'typo.json' }), root, at);
     expect(diagnostics[0]).toMatchObject({ code: 'E_UNKNOWN_PLACEHOLDER', hint: 'did you mean {{seed}}?' });
-    expect(validateComfyUiParams(params({ size: '70x64' }), at)[0]).toMatchObject({ code: 'E_INVALID_SIZE', hint: 'the nearest valid size is "72x64"' });
-    expect(validateComfyUiParams(params({}, { workflw: 'x.json' }), at)[0]).toMatchObject({ code: 'E_UNKNOWN_OPTION', hint: 'did you mean "workflow"?' });
+    expect(validateComfyUiParams(params({ size: '70x64' }), root, at)[0]).toMatchObject({ code: 'E_INVALID_SIZE', hint: 'the nearest valid size is "72x64"' });
+    expect(validateComfyUiParams(params({}, { workflw: 'x.json' }), root, at)[0]).toMatchObject({ code: 'E_UNKNOWN_OPTION', hint: 'did you mean "workflow"?' });
   });
 });
 
@@ -250,7 +252,7 @@ describe('comfyui: cache key', () => {
 
 describe('comfyui: end to end through the CLI', () => {
   it('builds the deliverable and reports the provider call', async () => {
-    await ensureBuilt(['src/providers/comfyui.ts', 'src/providers/comfyui-workflow.ts', 'src/providers/project-root.ts', 'src/providers/self-hosted.ts', 'src/providers/registry.ts', 'src/manifest/assets.ts', 'src/cli/main.ts']);
+    await ensureBuilt(['src/providers/comfyui.ts', 'src/providers/comfyui-workflow.ts', 'src/providers/comfyui-checks.ts', 'src/providers/self-hosted.ts', 'src/providers/registry.ts', 'src/manifest/assets.ts', 'src/cli/main.ts']);
     const dir = await tempProject({
       'assets.pipeline.yaml': tinyManifest('{ provider: comfyui, size: 64x64, seed: 99, workflow: workflows/flow.json }'),
     });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { parse } from 'yaml';
 import { initProject } from '../src/cli/init.js';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { readReport, runCli } from './support/project.js';
 
 let dir: string;

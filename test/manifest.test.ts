@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../src/util/errors.js';
 import { DEFAULTS } from '../src/manifest/defaults.js';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { mmToPx, printSize } from '../src/manifest/paper.js';
 import { pipelineSchema } from '../src/manifest/schema.js';
 import { closest, editDistance } from '../src/manifest/suggest.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import type { PipelineReport } from '../src/report/types.js';
 import { makeProject, runCli } from './support/project.js';
 

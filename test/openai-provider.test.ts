@@ -75,6 +75,7 @@ function probe(pricing?: Record<string, unknown>): Probe {
     rateCalls: () => rate,
     context: {
       signal: controller.signal,
+      projectRoot: process.cwd(),
       onRetry: (info) => retries.push(info),
       acquireRate: async () => {
         rate++;
@@ -529,7 +530,7 @@ describe('validation', () => {
   });
 
   it('the provider exposes the same checks', () => {
-    expect(openaiProvider.validate?.(params({ quality: 'hd' }), undefined)[0]?.hint).toBe('use "high"');
+    expect(openaiProvider.validate?.(params({ quality: 'hd' }), { projectRoot: process.cwd(), at: undefined, fieldAt: {} })[0]?.hint).toBe('use "high"');
   });
 });
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GenerateParams } from '../src/manifest/types.js';
 import { proceduralProvider } from '../src/providers/procedural.js';
 import type { GenerateRequest } from '../src/providers/types.js';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { makeProject, removeProject } from './support/project.js';
 
 const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
@@ -20,7 +20,7 @@ function request(prompt: string, width: number, height: number, over: Partial<Ge
   return { assetId: 'a', prompt, params: params(), width, height, ...over };
 }
 
-const context = () => ({ signal: new AbortController().signal });
+const context = () => ({ signal: new AbortController().signal, projectRoot: process.cwd() });
 
 async function generate(prompt: string, width: number, height: number, over: Partial<GenerateRequest> = {}): Promise<Buffer> {
   return (await proceduralProvider.generate(request(prompt, width, height, over), context())).image;
@@ -48,7 +48,7 @@ describe('procedural provider', () => {
     expect(proceduralProvider.name).toBe('procedural');
     expect(proceduralProvider.remote).toBe(false);
     expect(proceduralProvider.estimateCostUsd(params())).toBe(0);
-    expect(Object.keys(proceduralProvider.fingerprint(params()))).toEqual(['procedural']);
+    expect(Object.keys(proceduralProvider.fingerprint(params(), { projectRoot: process.cwd() }))).toEqual(['procedural']);
   });
 
   it('is deterministic in prompt, size and seed', async () => {
@@ -123,7 +123,7 @@ describe('procedural provider', () => {
 
     process.env.GPT4K_PROCEDURAL_LATENCY_MS = '10000';
     const controller = new AbortController();
-    const pending = proceduralProvider.generate(request('slow', 8, 8), { signal: controller.signal });
+    const pending = proceduralProvider.generate(request('slow', 8, 8), { signal: controller.signal, projectRoot: process.cwd() });
     setTimeout(() => controller.abort(), 20);
     const abortedAt = Date.now();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });

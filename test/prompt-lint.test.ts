@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { lintPrompts } from '../src/prompt/lint.js';
 import { lintPromptsCached } from '../src/prompt/lint-cache.js';
 import type { Diagnostic } from '../src/util/errors.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadManifest } from '../src/manifest/load.js';
+import { loadManifest } from '../src/index.js';
 import { TARGET_PRESETS } from '../src/manifest/presets.js';
 import { pipelineSchema } from '../src/manifest/schema.js';
 import type { ResolvedManifest } from '../src/manifest/types.js';

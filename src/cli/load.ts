@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_MANIFEST, discoverManifest } from '../manifest/discover.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from '../engine/backends.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { Diagnostic } from '../util/errors.js';
 import { ExitCode, GptError, formatDiagnostic, manifestError } from '../util/errors.js';

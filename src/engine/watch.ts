@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { lockFilePath } from '../cache/lockfile.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from './backends.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { PipelineReport } from '../report/types.js';
 import { ExitCode, GptError, manifestError, toGptError } from '../util/errors.js';

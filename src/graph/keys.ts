@@ -175,7 +175,7 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         options: Object.fromEntries(Object.entries(params.options).filter(([name]) => !provider.transportOptions?.includes(name))),
         prompt: asset.prompt,
         reference: referenceIndex >= 0 ? { asset: graph.nodes.get(node.referenceInput as string)?.asset, image: inputHashes[referenceIndex] } : null,
-        tool: provider.fingerprint(params),
+        tool: provider.fingerprint(params, { projectRoot: manifest.root }),
       };
     }
     case 'upscale': {

@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { hasProvider, providerNames } from '../providers/registry.js';
-import { attachProjectRoot } from '../providers/project-root.js';
-import { hasUpscaler, upscalerNames } from '../upscalers/registry.js';
 import { compilePrompt, type PromptSpec } from './prompt-compile.js';
 import type { GenerateParams, NormalizeParams, PositionedGenerateField, ResolvedAsset, ResolvedStyle, UpscaleParams } from './types.js';
 import { promptSpans, type FieldText } from './prompt-origin.js';
+import type { ManifestBackends } from './backends.js';
 import type { Diagnostics } from './context.js';
 import { DEFAULTS, NO_UPSCALE } from './defaults.js';
 import { isFile, isInside, staysInsideOnDisk } from './paths.js';
@@ -44,6 +42,7 @@ export interface AssetScope {
   /** defaults.metadata. */
   metadata: RawMetadata | undefined;
   diagnostics: Diagnostics;
+  backends: ManifestBackends;
 }
 
 export type GeneratePositions = Partial<Record<PositionedGenerateField, Located>>;
@@ -100,23 +99,32 @@ export const baseGenerate = (): GenerateParams => ({ ...DEFAULTS.generate, optio
 export const baseUpscale = (): UpscaleParams => ({ ...DEFAULTS.upscale });
 
 /** Reports an unknown provider or engine named in `generate:` / `upscale:` at `path`. */
-export function checkBackends(g: RawGenerate | undefined, u: RawUpscale | undefined, source: SourceFile, at: DataPath, diagnostics: Diagnostics): void {
-  if (g?.provider !== undefined && !hasProvider(g.provider)) {
+export function checkBackends(
+  g: RawGenerate | undefined,
+  u: RawUpscale | undefined,
+  source: SourceFile,
+  at: DataPath,
+  diagnostics: Diagnostics,
+  backends: ManifestBackends,
+): void {
+  const providerNames = backends.providerNames();
+  if (g?.provider !== undefined && !providerNames.includes(g.provider)) {
     diagnostics.error(
       'E_UNKNOWN_PROVIDER',
       `unknown provider ${quote(g.provider)}`,
       source.valueAt([...at, 'generate', 'provider']),
-      didYouMean(g.provider, providerNames()),
+      didYouMean(g.provider, providerNames),
     );
   }
+  const upscalerNames = backends.upscalerNames();
   for (const field of ['engine', 'fallback'] as const) {
     const engine = u?.[field];
-    if (engine === undefined || engine === NO_UPSCALE || hasUpscaler(engine)) continue;
+    if (engine === undefined || engine === NO_UPSCALE || upscalerNames.includes(engine)) continue;
     diagnostics.error(
       'E_UNKNOWN_ENGINE',
       `unknown upscale engine ${quote(engine)}${field === 'fallback' ? ' in fallback' : ''}`,
       source.valueAt([...at, 'upscale', field]),
-      didYouMean(engine, [...upscalerNames(), NO_UPSCALE]),
+      didYouMean(engine, [...upscalerNames, NO_UPSCALE]),
     );
   }
 }
@@ -126,7 +134,7 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   const { diagnostics } = scope;
   const valueAt = (...rest: Array<string | number>): Located => source.valueAt([...entry.path, ...rest]);
 
-  checkBackends(raw.generate, raw.upscale, source, entry.path, diagnostics);
+  checkBackends(raw.generate, raw.upscale, source, entry.path, diagnostics, scope.backends);
 
   const styleId = raw.style ?? entry.inherited?.style;
   const style = styleId === undefined ? undefined : scope.styles.get(styleId);
@@ -186,8 +194,6 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
       get: () => (spans ??= promptSpans(compiled, source, [...entry.path, 'prompt'], entry.fieldTexts)),
     });
   }
-  // Providers resolve files named in options (a ComfyUI workflow) against the project root.
-  attachProjectRoot(asset.generate, scope.root);
   return asset;
 }
 

@@ -1,10 +1,10 @@
-import { getProvider } from '../providers/registry.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
 import { BUILTIN_PROFILES, isBuiltinProfile, type Limits, type ProfileRef, type ResolvedAsset, type ResolvedManifest, type ResolvedStyle } from './types.js';
 import { baseGenerate, baseUpscale, checkBackends, checkStyleName, checkTargetNames, generatePositions, mergeGenerate, mergeUpscale, resolveAsset, type AssetEntry } from './assets.js';
+import type { ManifestBackends } from './backends.js';
 import { attachDeclarations, resolveDeclaredModels } from './models.js';
 import { Diagnostics, sortDiagnostics } from './context.js';
 import { DEFAULTS, defaultProcessLimit } from './defaults.js';
@@ -16,6 +16,12 @@ import { didYouMean } from './suggest.js';
 import { quote, schemaStamp, validateSchema } from './schema.js';
 import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
 import { resolveTargets } from './targets.js';
+
+export interface LoadOptions {
+  cwd?: string;
+  mode?: string;
+  backends: ManifestBackends;
+}
 
 /** Include files gpt4k reads: the batch format as JSON, or the same list written in YAML. */
 const INCLUDE_EXTENSIONS = ['.json', '.yaml', '.yml'];
@@ -29,8 +35,10 @@ const STATE_DIR = '.gpt4k';
  * defaults, expand includes, resolve paths and references. Either a fully resolved manifest or
  * every error found, sorted by file, line and column. Stages that need a schema-valid file run
  * only once the file is valid, so an unknown field is reported before the checks that follow it.
+ * `backends` answers for the providers and upscale engines (engine/backends.ts has the built-in
+ * ones; index.ts's loadManifest passes them).
  */
-export async function loadManifest(file: string, options: { cwd?: string; mode?: string } = {}): Promise<Result<ResolvedManifest, Diagnostic[]>> {
+export async function loadManifest(file: string, options: LoadOptions): Promise<Result<ResolvedManifest, Diagnostic[]>> {
   const manifestFile = path.resolve(options.cwd ?? process.cwd(), file);
   const root = path.dirname(manifestFile);
   const diagnostics = new Diagnostics();
@@ -49,20 +57,14 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
   const styles = resolveStyles(raw.styles ?? {}, source);
 
   const defaults = raw.defaults ?? {};
-  checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics);
-  const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics);
+  checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics, options.backends);
+  const declaredModels = await resolveDeclaredModels(raw.models, source, diagnostics, options.backends);
   if (defaults.targets) checkTargetNames(defaults.targets, targetIds, source, ['defaults', 'targets'], diagnostics);
 
-  const entries = manifestEntries(raw, source);
-  for (const [index, include] of (raw.include ?? []).entries()) {
-    const included = await includeEntries(include, index, root, source, { targetIds, styles }, diagnostics, cache);
-    if (!included) continue;
-    inputFiles.push(included.file);
-    entries.push(...included.entries);
-  }
+  const entries = [...manifestEntries(raw, source), ...(await includedEntries(raw, { root, source, targetIds, styles, inputFiles }, diagnostics, cache))];
   checkDuplicateIds(entries, diagnostics);
   for (const [name, mode] of Object.entries(raw.modes ?? {})) {
-    checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics);
+    checkBackends(mode.generate, mode.upscale, source, ['modes', name], diagnostics, options.backends);
     if (mode.targets) checkTargetNames(mode.targets, targetIds, source, ['modes', name, 'targets'], diagnostics);
   }
 
@@ -76,6 +78,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
     upscale: mergeUpscale(baseUpscale(), defaults.upscale, root),
     metadata: defaults.metadata,
     diagnostics,
+    backends: options.backends,
   };
   const assets = entries.map((entry) => resolveAsset(entry, scope));
   checkStyleLinks(styles, assets.map((a) => a.id), source, diagnostics);
@@ -89,7 +92,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
   }
 
   attachDeclarations(assets, declaredModels);
-  if (diagnostics.errors.length === 0) await checkProviderParams(assets, diagnostics);
+  if (diagnostics.errors.length === 0) await checkProviderParams(assets, { root, backends: options.backends }, diagnostics);
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({
@@ -247,6 +250,23 @@ function manifestEntries(raw: RawManifest, source: SourceFile): AssetEntry[] {
   }));
 }
 
+/** The assets of every `include:` entry, in order; each include file read is added to `known.inputFiles`. */
+async function includedEntries(
+  raw: RawManifest,
+  known: { root: string; source: SourceFile; targetIds: string[]; styles: Map<string, ResolvedStyle>; inputFiles: string[] },
+  diagnostics: Diagnostics,
+  cache: ParseCache,
+): Promise<AssetEntry[]> {
+  const entries: AssetEntry[] = [];
+  for (const [index, include] of (raw.include ?? []).entries()) {
+    const included = await includeEntries(include, index, known.root, known.source, known, diagnostics, cache);
+    if (!included) continue;
+    known.inputFiles.push(included.file);
+    entries.push(...included.entries);
+  }
+  return entries;
+}
+
 /** Reads one `include:` entry: a path, or { file, style, targets } giving defaults to its assets. */
 async function includeEntries(
   include: string | RawCatalogInclude,
@@ -329,7 +349,7 @@ function checkDuplicateIds(entries: AssetEntry[], diagnostics: Diagnostics): voi
  * the asset. Assets sharing parameters and positions are checked once: a catalogue of a
  * thousand rows costs one check.
  */
-async function checkProviderParams(assets: ResolvedAsset[], diagnostics: Diagnostics): Promise<void> {
+async function checkProviderParams(assets: ResolvedAsset[], project: { root: string; backends: ManifestBackends }, diagnostics: Diagnostics): Promise<void> {
   const seen = new Set<string>();
   for (const asset of assets) {
     if (asset.source) continue;
@@ -338,8 +358,7 @@ async function checkProviderParams(assets: ResolvedAsset[], diagnostics: Diagnos
     if (seen.has(key)) continue;
     seen.add(key);
     const lines = new Map(Object.values(asset.generateAt ?? {}).map((located) => [positionKey(located.at), located.sourceLine]));
-    const provider = await getProvider(asset.generate.provider);
-    for (const d of provider.validate?.(asset.generate, asset.at, fieldAt) ?? []) {
+    for (const d of await project.backends.validateGenerate(asset.generate, { projectRoot: project.root, at: asset.at, fieldAt })) {
       const sourceLine = d.at && d.sourceLine === undefined ? lines.get(positionKey(d.at)) : undefined;
       const located = sourceLine !== undefined ? { ...d, sourceLine } : d;
       (d.severity === 'warning' ? diagnostics.warnings : diagnostics.errors).push(located);

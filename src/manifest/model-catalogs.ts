@@ -1,10 +1,10 @@
 import type { DeclaredModel } from './types.js';
 
 /**
- * The seam through which the loader reaches the providers' model tables for the manifest's
+ * The shape of the providers' model tables, as the loader sees them for the manifest's
  * `models:` section (what `like:` may name, what a declaration may say) without importing
- * providers/, a layer above it: providers/registry.ts registers its catalogs here when it loads,
- * and the loader asks here. `gpt4k models` lists through the same catalogs.
+ * providers/, a layer above it: the tables reach the loader through ManifestBackends
+ * (backends.ts). `gpt4k models` lists through the same catalogs.
  */
 
 /**
@@ -58,29 +58,4 @@ export interface ModelCatalog {
   checkDeclaration(model: DeclaredModel): DeclarationProblem[];
   /** What the table knows, then the declared models as they will be checked. */
   list(declared: readonly DeclaredModel[]): ModelInfo[];
-}
-
-/** What the providers register: the provider names, and each model table's loader. */
-export interface ModelCatalogSource {
-  providers(): string[];
-  catalogs: Readonly<Record<string, () => Promise<ModelCatalog>>>;
-}
-
-let source: ModelCatalogSource | undefined;
-
-/** Called by providers/registry.ts as it loads. */
-export function registerModelCatalogs(registered: ModelCatalogSource): void {
-  source = registered;
-}
-
-/** Every registered model table, in listing order. */
-export async function modelCatalogs(): Promise<ModelCatalog[]> {
-  // A bug, not a user error: without the tables every like: would read as unknown.
-  if (!source) throw new Error('no model catalogs registered: providers/registry.js registers them when it loads');
-  return Promise.all(Object.values(source.catalogs).map((load) => load()));
-}
-
-/** The names of the providers a declaration's `provider:` may name. */
-export function registeredProviders(): string[] {
-  return source?.providers() ?? [];
 }

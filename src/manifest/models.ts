@@ -1,5 +1,6 @@
 import type { Diagnostics } from './context.js';
-import { modelCatalogs, registeredProviders, type ModelCatalog } from './model-catalogs.js';
+import type { ManifestBackends } from './backends.js';
+import type { ModelCatalog } from './model-catalogs.js';
 import type { SourceFile } from './positions.js';
 import type { RawModelDeclaration } from './raw.js';
 import { quote } from './schema.js';
@@ -10,19 +11,21 @@ import type { DeclaredModel, ResolvedAsset } from './types.js';
  * The manifest's `models:` section: models gpt4k does not know yet, declared by what they are
  * like and what differs. `like:` must name a model a provider's table knows (that provider serves
  * the declared one); each provider checks what the declaration says through its model catalog,
- * reached through model-catalogs.ts, so this file knows no model table and imports no provider.
+ * reached through the loader's backends (backends.ts), so this file knows no model table and imports no provider.
  */
 export async function resolveDeclaredModels(
   raw: Record<string, RawModelDeclaration> | undefined,
   source: SourceFile,
   diagnostics: Diagnostics,
+  backends: ManifestBackends,
 ): Promise<Map<string, DeclaredModel>> {
   const declared = new Map<string, DeclaredModel>();
   const entries = Object.entries(raw ?? {});
   if (entries.length === 0) return declared;
-  const catalogs = await modelCatalogs();
+  const catalogs = await backends.modelCatalogs();
+  const providers = backends.providerNames();
   for (const [id, entry] of entries) {
-    const model = declaration(id, entry, catalogs, source, diagnostics);
+    const model = declaration(id, entry, { catalogs, providers }, source, diagnostics);
     if (!model) continue;
     const catalog = catalogs.find((c) => c.provider === model.provider);
     for (const problem of catalog?.checkDeclaration(model) ?? []) {
@@ -38,14 +41,14 @@ export async function resolveDeclaredModels(
 function declaration(
   id: string,
   entry: RawModelDeclaration,
-  catalogs: ModelCatalog[],
+  { catalogs, providers }: { catalogs: ModelCatalog[]; providers: string[] },
   source: SourceFile,
   diagnostics: Diagnostics,
 ): DeclaredModel | undefined {
   const at = (field: string) => source.valueAt(['models', id, field]);
   let provider = entry.provider;
-  if (provider !== undefined && !registeredProviders().includes(provider)) {
-    diagnostics.error('E_UNKNOWN_PROVIDER', `models.${id}: unknown provider ${quote(provider)}`, at('provider'), didYouMean(provider, registeredProviders()));
+  if (provider !== undefined && !providers.includes(provider)) {
+    diagnostics.error('E_UNKNOWN_PROVIDER', `models.${id}: unknown provider ${quote(provider)}`, at('provider'), didYouMean(provider, providers));
     return undefined;
   }
   if (entry.like !== undefined) {

@@ -22,7 +22,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { closest } from '../manifest/suggest.js';
-import { projectRootOf, resolveProjectPath } from './project-root.js';
 
 export const PLACEHOLDERS = [
   'prompt',
@@ -66,8 +65,8 @@ export interface LoadedWorkflow {
 export type WorkflowResult = { ok: true; value: LoadedWorkflow } | { ok: false; code: string; message: string; hint?: string };
 
 /** The workflow file's content hash for cache keys; a marker string when it cannot be read. */
-export function workflowHash(options: Record<string, unknown>, given: string): string {
-  const file = resolveProjectPath(options, given);
+export function workflowHash(projectRoot: string, given: string): string {
+  const file = path.resolve(projectRoot, given);
   try {
     const bytes = readFileSync(file);
     return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
@@ -76,10 +75,10 @@ export function workflowHash(options: Record<string, unknown>, given: string): s
   }
 }
 
-/** Reads, parses and checks the shape of a workflow file named in the manifest. */
-export function loadWorkflow(options: Record<string, unknown>, given: string): WorkflowResult {
-  const file = resolveProjectPath(options, given);
-  const shown = path.relative(projectRootOf(options), file) || given;
+/** Reads, parses and checks the shape of a workflow file named in the manifest (relative to the project root, or absolute). */
+export function loadWorkflow(projectRoot: string, given: string): WorkflowResult {
+  const file = path.resolve(projectRoot, given);
+  const shown = path.relative(projectRoot, file) || given;
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

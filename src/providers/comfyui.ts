@@ -39,30 +39,23 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { GenerateParams } from '../manifest/types.js';
-import type { Diagnostic, SourcePosition } from '../util/errors.js';
 import {
   derivedSeed,
   fillWorkflow,
   loadWorkflow,
   PLACEHOLDER_DEFAULTS,
-  unknownPlaceholders,
   workflowHash,
   type LoadedWorkflow,
   type Placeholder,
 } from './comfyui-workflow.js';
-import { AUTO_FROM_TARGETS } from './openai-models.js';
 import { ProviderError, retrySettings, sleep, withRetry } from './retry.js';
 import {
   baseUrlOf,
-  check,
   checkImageBytes,
-  checkOptions,
   clip,
-  COMMON_OPTION_CHECKS,
   estimateGpuCost,
   gpuCost,
   haltIfUnreachable,
-  parseWxH,
   readJson,
   readText,
   roundSeconds,
@@ -71,10 +64,12 @@ import {
   statusError,
   throwIfInvalid,
   type CheckedImage,
-  type OptionCheck,
   SELF_HOSTED_COMMON_OPTIONS,
 } from './self-hosted.js';
-import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider } from './types.js';
+import type { GenerateContext, GenerateRequest, GenerateResult, ImageProvider, ProjectContext } from './types.js';
+import { validateComfyUiParams } from './comfyui-checks.js';
+
+export { validateComfyUiParams };
 
 export const COMFYUI_DEFAULT_BASE_URL = 'http://127.0.0.1:8188';
 export const COMFYUI_BASE_URL_ENV = 'COMFYUI_BASE_URL';
@@ -82,34 +77,22 @@ const DEFAULT_POLL_MS = 500;
 const SERVICE = 'ComfyUI';
 const CONNECTION_HINT = `start ComfyUI (python main.py --listen), or point ${COMFYUI_BASE_URL_ENV} / generate.options.baseUrl at it`;
 
-const OPTION_CHECKS: Record<string, OptionCheck> = {
-  workflow: check.nonEmptyString(),
-  referenceWorkflow: check.nonEmptyString(),
-  negative_prompt: check.string(),
-  steps: check.integer(1, 1000),
-  cfg_scale: check.number(0, 100),
-  denoising_strength: check.number(0, 1),
-  outputNode: check.nonEmptyString(),
-  pollIntervalMs: check.number(1, 60_000),
-  ...COMMON_OPTION_CHECKS,
-};
-
 export const comfyuiProvider: ImageProvider = {
   name: 'comfyui',
   remote: true,
   // Key variable, endpoint, timeouts, retries and GPU pricing never change the image.
   transportOptions: SELF_HOSTED_COMMON_OPTIONS,
 
-  fingerprint(params: GenerateParams): Record<string, string> {
+  fingerprint(params: GenerateParams, { projectRoot }: ProjectContext): Record<string, string> {
     const out: Record<string, string> = { provider: 'comfyui', api: 'prompt' };
     const workflow = params.options['workflow'];
-    if (typeof workflow === 'string') out['workflow'] = workflowHash(params.options, workflow);
+    if (typeof workflow === 'string') out['workflow'] = workflowHash(projectRoot, workflow);
     const reference = params.options['referenceWorkflow'];
-    if (typeof reference === 'string') out['referenceWorkflow'] = workflowHash(params.options, reference);
+    if (typeof reference === 'string') out['referenceWorkflow'] = workflowHash(projectRoot, reference);
     return out;
   },
 
-  validate: validateComfyUiParams,
+  validate: (params, { projectRoot, at }) => validateComfyUiParams(params, projectRoot, at),
 
   sizeForAspect(_params: GenerateParams, aspect: number): string {
     return sizeNearMegapixel(aspect);
@@ -121,76 +104,6 @@ export const comfyuiProvider: ImageProvider = {
 
   generate: generateWithComfyUi,
 };
-
-/** Manifest-time checks: the workflow files (readable, API format, known placeholders), the size, the options. */
-export function validateComfyUiParams(params: GenerateParams, at: SourcePosition | undefined): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const error = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'error' });
-  };
-  const warn = (code: string, message: string, hint?: string): void => {
-    out.push({ code, message, hint, at, severity: 'warning' });
-  };
-  const options = params.options;
-  out.push(...checkOptions('comfyui', options, OPTION_CHECKS, at));
-  if (typeof options['workflow'] !== 'string') {
-    if (options['workflow'] === undefined) {
-      error(
-        'E_MISSING_OPTION',
-        'the comfyui provider needs a workflow: generate.workflow is not set',
-        'export the graph from ComfyUI with "Export (API)" and set workflow: ./workflows/txt2img.json (relative to the manifest)',
-      );
-    }
-    return out;
-  }
-  const names = ['workflow', 'referenceWorkflow'].filter((n) => typeof options[n] === 'string');
-  let usesSize = false;
-  for (const name of names) {
-    const loaded = loadWorkflow(options, options[name] as string);
-    if (!loaded.ok) {
-      error(loaded.code, `${name}: ${loaded.message}`, loaded.hint);
-      continue;
-    }
-    const used = loaded.value.placeholders;
-    for (const { name: unknown, guess } of unknownPlaceholders(used)) {
-      error(
-        'E_UNKNOWN_PLACEHOLDER',
-        `${name} "${loaded.value.given}" uses the unknown placeholder {{${unknown}}}`,
-        guess ? `did you mean {{${guess}}}?` : 'known: {{prompt}}, {{negative_prompt}}, {{seed}}, {{width}}, {{height}}, {{reference_image}}, {{steps}}, {{cfg_scale}}, {{denoising_strength}}',
-      );
-    }
-    if (!used.has('prompt')) {
-      error(
-        'E_INVALID_WORKFLOW',
-        `${name} "${loaded.value.given}" has no {{prompt}} placeholder, so the asset's prompt would be ignored`,
-        'put "{{prompt}}" as the text of the positive CLIPTextEncode node',
-      );
-    }
-    if (!used.has('seed')) {
-      warn(
-        'W_NO_SEED_PLACEHOLDER',
-        `${name} "${loaded.value.given}" has no {{seed}} placeholder: generate.seed cannot reach it`,
-        'put "{{seed}}" as the KSampler seed',
-      );
-    }
-    if (name === 'referenceWorkflow' && !used.has('reference_image')) {
-      warn('W_NO_REFERENCE_PLACEHOLDER', `referenceWorkflow "${loaded.value.given}" has no {{reference_image}} placeholder: the style reference is not used`);
-    }
-    usesSize ||= used.has('width') || used.has('height');
-  }
-  if (usesSize && params.size !== AUTO_FROM_TARGETS) {
-    const size = parseWxH(params.size);
-    if (!size || size.width % 8 !== 0 || size.height % 8 !== 0) {
-      const fix = (n: number): number => Math.max(64, Math.round(n / 8) * 8);
-      error(
-        'E_INVALID_SIZE',
-        `size "${params.size}" cannot fill {{width}}/{{height}}: ComfyUI latents need edges that are multiples of 8`,
-        size ? `the nearest valid size is "${fix(size.width)}x${fix(size.height)}"` : `write it like "1216x832", or use "${AUTO_FROM_TARGETS}"`,
-      );
-    }
-  }
-  return out;
-}
 
 interface HistoryImage {
   filename: string;
@@ -206,12 +119,12 @@ interface Finished {
 async function generateWithComfyUi(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
   const options = params.options;
-  throwIfInvalid(request.assetId, validateComfyUiParams(params, undefined));
+  throwIfInvalid(request.assetId, validateComfyUiParams(params, context.projectRoot, undefined));
   const settings = retrySettings(options);
   const baseUrl = baseUrlOf(options, COMFYUI_BASE_URL_ENV, COMFYUI_DEFAULT_BASE_URL);
   const pollMs = typeof options['pollIntervalMs'] === 'number' ? options['pollIntervalMs'] : DEFAULT_POLL_MS;
   const chosen = request.reference && typeof options['referenceWorkflow'] === 'string' ? 'referenceWorkflow' : 'workflow';
-  const loaded = loadWorkflow(options, options[chosen] as string);
+  const loaded = loadWorkflow(context.projectRoot, options[chosen] as string);
   if (!loaded.ok) throw new ProviderError(loaded.code, `${request.assetId}: ${loaded.message}`, { hint: loaded.hint });
   const workflow = loaded.value;
   const wantsReference = workflow.placeholders.has('reference_image');
@@ -246,19 +159,7 @@ async function generateWithComfyUi(request: GenerateRequest, context: GenerateCo
       const reference = request.reference;
       referenceName = await withRetry(() => uploadReference(baseUrl, reference.image, call), retryOptions);
     }
-    const values: Partial<Record<Placeholder, string | number>> = {
-      prompt: request.prompt,
-      negative_prompt: typeof options['negative_prompt'] === 'string' ? options['negative_prompt'] : '',
-      seed,
-      width: request.width,
-      height: request.height,
-      steps: typeof options['steps'] === 'number' ? options['steps'] : PLACEHOLDER_DEFAULTS.steps,
-      cfg_scale: typeof options['cfg_scale'] === 'number' ? options['cfg_scale'] : PLACEHOLDER_DEFAULTS.cfg_scale,
-      denoising_strength:
-        typeof options['denoising_strength'] === 'number' ? options['denoising_strength'] : PLACEHOLDER_DEFAULTS.denoising_strength,
-    };
-    if (referenceName !== undefined) values.reference_image = referenceName;
-    const prompt = fillWorkflow(workflow.workflow, values);
+    const prompt = fillWorkflow(workflow.workflow, placeholderValues(request, seed, referenceName));
 
     const queuedAt = performance.now();
     const promptId = await withRetry(async () => {
@@ -278,29 +179,8 @@ async function generateWithComfyUi(request: GenerateRequest, context: GenerateCo
     }
     const image = await withRetry(() => fetchImage(baseUrl, found.image, call), retryOptions);
     const gpuSeconds = executionSeconds(finished.messages) ?? wallSeconds;
-    return {
-      image: image.bytes,
-      costUsd: gpuCost('comfyui', gpuSeconds, options, context.pricing),
-      requests,
-      retries,
-      meta: {
-        provider: 'comfyui',
-        workflow: workflow.given,
-        workflowHash: workflow.hash,
-        promptId,
-        seed,
-        requestedSeed: params.seed ?? null,
-        width: request.width,
-        height: request.height,
-        referenceAsset: request.reference?.assetId,
-        ...(referenceName !== undefined ? { referenceImage: referenceName } : {}),
-        ...(request.reference && !wantsReference ? { referenceIgnored: true } : {}),
-        outputNode: found.node,
-        gpuSeconds,
-        wallSeconds,
-        output: { format: image.format, width: image.width, height: image.height },
-      },
-    };
+    const ran = { workflow, promptId, seed, referenceName, outputNode: found.node, gpuSeconds, wallSeconds };
+    return { image: image.bytes, costUsd: gpuCost('comfyui', gpuSeconds, options, context.pricing), requests, retries, meta: resultMeta(request, ran, image) };
   } catch (err) {
     const error = haltIfUnreachable(err);
     if (error instanceof ProviderError) {
@@ -309,6 +189,50 @@ async function generateWithComfyUi(request: GenerateRequest, context: GenerateCo
     }
     throw error;
   }
+}
+
+/** The values of the workflow's placeholders for this request. */
+function placeholderValues(request: GenerateRequest, seed: number, referenceName: string | undefined): Partial<Record<Placeholder, string | number>> {
+  const options = request.params.options;
+  const values: Partial<Record<Placeholder, string | number>> = {
+    prompt: request.prompt,
+    negative_prompt: typeof options['negative_prompt'] === 'string' ? options['negative_prompt'] : '',
+    seed,
+    width: request.width,
+    height: request.height,
+    steps: typeof options['steps'] === 'number' ? options['steps'] : PLACEHOLDER_DEFAULTS.steps,
+    cfg_scale: typeof options['cfg_scale'] === 'number' ? options['cfg_scale'] : PLACEHOLDER_DEFAULTS.cfg_scale,
+    denoising_strength:
+      typeof options['denoising_strength'] === 'number' ? options['denoising_strength'] : PLACEHOLDER_DEFAULTS.denoising_strength,
+  };
+  if (referenceName !== undefined) values.reference_image = referenceName;
+  return values;
+}
+
+/** What ran, for the report's provenance. */
+function resultMeta(
+  request: GenerateRequest,
+  ran: { workflow: LoadedWorkflow; promptId: string; seed: number; referenceName: string | undefined; outputNode: string; gpuSeconds: number; wallSeconds: number },
+  image: CheckedImage,
+): Record<string, unknown> {
+  const { workflow, referenceName } = ran;
+  return {
+    provider: 'comfyui',
+    workflow: workflow.given,
+    workflowHash: workflow.hash,
+    promptId: ran.promptId,
+    seed: ran.seed,
+    requestedSeed: request.params.seed ?? null,
+    width: request.width,
+    height: request.height,
+    referenceAsset: request.reference?.assetId,
+    ...(referenceName !== undefined ? { referenceImage: referenceName } : {}),
+    ...(request.reference && !workflow.placeholders.has('reference_image') ? { referenceIgnored: true } : {}),
+    outputNode: ran.outputNode,
+    gpuSeconds: ran.gpuSeconds,
+    wallSeconds: ran.wallSeconds,
+    output: { format: image.format, width: image.width, height: image.height },
+  };
 }
 
 type Call = { service: string; timeoutMs: number; signal: AbortSignal; connectionHint: string };

@@ -52,7 +52,7 @@ export const geminiProvider: ImageProvider = {
     return { provider: 'gemini', api: 'generateContent', model: params.model };
   },
 
-  validate: validateGeminiParams,
+  validate: (params, { at, fieldAt }) => validateGeminiParams(params, at, fieldAt),
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return geminiSizeForAspect(params.model, aspect, params.modelDeclaration);
@@ -69,20 +69,25 @@ export const geminiProvider: ImageProvider = {
   generate: generateWithGemini,
 };
 
-async function generateWithGemini(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
-  const params = request.params;
-  throwIfInvalid(request.assetId, validateGeminiParams(params, undefined));
-  const apiKey = readApiKey(params.options, API_KEY);
-  const settings = retrySettings(params.options);
-  const baseUrl = typeof params.options['baseUrl'] === 'string' ? params.options['baseUrl'] : undefined;
-  const client = new GoogleGenAI({
+/** The SDK's client for one request (options.baseUrl: a stand-in or a proxy). */
+function geminiClient(apiKey: string, options: Record<string, unknown>, timeoutMs: number): GoogleGenAI {
+  const baseUrl = typeof options['baseUrl'] === 'string' ? options['baseUrl'] : undefined;
+  return new GoogleGenAI({
     apiKey,
     vertexai: false,
     // @google/genai 3.x defaults to the v1 API; Google documents image generation (imageConfig,
     // the preview image models) on v1beta, which 1.x used, so the wire stays as it was.
     apiVersion: 'v1beta',
-    httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: settings.timeoutMs },
+    httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: timeoutMs },
   });
+}
+
+async function generateWithGemini(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
+  const params = request.params;
+  throwIfInvalid(request.assetId, validateGeminiParams(params, undefined));
+  const apiKey = readApiKey(params.options, API_KEY);
+  const settings = retrySettings(params.options);
+  const client = geminiClient(apiKey, params.options, settings.timeoutMs);
   const imageConfig = geminiImageConfig(params, request.width, request.height);
   const config = {
     responseModalities: [Modality.IMAGE],

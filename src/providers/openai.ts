@@ -38,7 +38,7 @@ export const openaiProvider: ImageProvider = {
     return { provider: 'openai', api: 'images', model: params.model };
   },
 
-  validate: validateOpenAiParams,
+  validate: (params, { at, fieldAt }) => validateOpenAiParams(params, at, fieldAt),
 
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);
@@ -58,17 +58,7 @@ export const openaiProvider: ImageProvider = {
 
 async function generateWithOpenAi(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
-  const invalid = validateOpenAiParams(params, undefined).filter((d) => d.severity !== 'warning');
-  if (invalid.length > 0) {
-    const first = invalid[0]!;
-    throw new GptError('E_INVALID_PARAMS', `${request.assetId}: ${first.message}`, {
-      hint: first.hint,
-      diagnostics: invalid,
-    });
-  }
-  const references = referenceImages(request);
-  const tooMany = referenceLimitProblem(params.model, references.length, params.modelDeclaration);
-  if (tooMany) throw new GptError('E_TOO_MANY_REFERENCES', `${request.assetId}: ${tooMany.message}`, { hint: tooMany.hint });
+  const references = checkedReferences(request);
   const apiKey = readApiKey(params.options, API_KEY);
   const settings = retrySettings(params.options);
   const baseURL = typeof params.options['baseURL'] === 'string' ? params.options['baseURL'] : undefined;
@@ -129,22 +119,7 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
       costUsd: openAiActualCost(params, usage, context.pricing, size),
       requests,
       retries,
-      meta: {
-        provider: 'openai',
-        endpoint,
-        ...pickDefined(sentFields(sent, edit)),
-        ...(references.length > 0 ? { referenceAsset: references[0]!.assetId } : {}),
-        ...(references.length > 1 ? { referenceAssets: references.map((r) => r.assetId) } : {}),
-        output: { format: image.format, width: image.width, height: image.height },
-        response: pickDefined({
-          size: data.size,
-          quality: data.quality,
-          background: data.background,
-          output_format: data.output_format,
-          created: data.created,
-        }),
-        requestIds,
-      },
+      meta: resultMeta({ endpoint, sent, edit, references, image, data, requestIds }),
     };
   } catch (err) {
     if (err instanceof ProviderError) {
@@ -154,6 +129,52 @@ async function generateWithOpenAi(request: GenerateRequest, context: GenerateCon
     }
     throw err instanceof GptError ? err : providerErrorFrom(err, secrets, settings.timeoutMs);
   }
+}
+
+/** The request's reference images, once its parameters pass the model's checks (and its reference limit). */
+function checkedReferences(request: GenerateRequest): ReferenceImage[] {
+  const params = request.params;
+  const invalid = validateOpenAiParams(params, undefined).filter((d) => d.severity !== 'warning');
+  if (invalid.length > 0) {
+    const first = invalid[0]!;
+    throw new GptError('E_INVALID_PARAMS', `${request.assetId}: ${first.message}`, {
+      hint: first.hint,
+      diagnostics: invalid,
+    });
+  }
+  const references = referenceImages(request);
+  const tooMany = referenceLimitProblem(params.model, references.length, params.modelDeclaration);
+  if (tooMany) throw new GptError('E_TOO_MANY_REFERENCES', `${request.assetId}: ${tooMany.message}`, { hint: tooMany.hint });
+  return references;
+}
+
+/** What was sent and what came back, for the report's provenance. */
+function resultMeta(call: {
+  endpoint: string;
+  sent: SentBody;
+  edit: boolean;
+  references: ReferenceImage[];
+  image: { format: string; width: number; height: number };
+  data: OpenAI.ImagesResponse;
+  requestIds: string[];
+}): Record<string, unknown> {
+  const { sent, references, image, data } = call;
+  return {
+    provider: 'openai',
+    endpoint: call.endpoint,
+    ...pickDefined(sentFields(sent, call.edit)),
+    ...(references.length > 0 ? { referenceAsset: references[0]!.assetId } : {}),
+    ...(references.length > 1 ? { referenceAssets: references.map((r) => r.assetId) } : {}),
+    output: { format: image.format, width: image.width, height: image.height },
+    response: pickDefined({
+      size: data.size,
+      quality: data.quality,
+      background: data.background,
+      output_format: data.output_format,
+      created: data.created,
+    }),
+    requestIds: call.requestIds,
+  };
 }
 
 /** One request: `images.generate`, or `images.edit` with every reference attached in order. */

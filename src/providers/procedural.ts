@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { default as Sharp } from 'sharp';
 import type { GenerateParams } from '../manifest/types.js';
-import { GptError, type Diagnostic, type SourcePosition } from '../util/errors.js';
+import { GptError, type Diagnostic } from '../util/errors.js';
 import { qualityProblem, resolveParamsModel } from './openai-models.js';
-import { positionOf, type FieldPositions, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
+import { positionOf, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider, type ValidateContext } from './types.js';
 
 // sharp is loaded on first use: validating a manifest (which loads this provider) stays cheap.
 let sharpModule: Promise<typeof Sharp> | undefined;
@@ -276,7 +276,7 @@ export const proceduralProvider: ImageProvider = {
    * Draws at any size and ignores the quality, but a project switches it for the model it
    * names (`provider: openai`): a quality that model does not take is refused now, not then.
    */
-  validate(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[] {
+  validate(params: GenerateParams, { at, fieldAt }: ValidateContext): Diagnostic[] {
     const resolved = resolveParamsModel(params);
     const spec = resolved?.known ? resolved.spec : undefined;
     const problem = spec ? qualityProblem(spec, params.quality) : undefined;

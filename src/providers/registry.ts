@@ -1,4 +1,3 @@
-import { registerModelCatalogs } from '../manifest/model-catalogs.js';
 import type { ImageProvider, ModelCatalog } from './types.js';
 
 /**
@@ -57,6 +56,3 @@ export async function getModelCatalog(provider: string): Promise<ModelCatalog | 
   const load = catalogLoaders[provider];
   return load ? load() : undefined;
 }
-
-// The loader checks the manifest's `models:` against these tables through manifest/model-catalogs.ts.
-registerModelCatalogs({ providers: providerNames, catalogs: catalogLoaders });

@@ -101,7 +101,7 @@ export const sdwebuiProvider: ImageProvider = {
     return { provider: 'sdwebui', api: 'sdapi/v1', checkpoint: checkpointOf(params.model) ?? 'current' };
   },
 
-  validate: validateSdWebUiParams,
+  validate: (params, { at }) => validateSdWebUiParams(params, at),
 
   sizeForAspect(_params: GenerateParams, aspect: number): string {
     return sizeNearMegapixel(aspect);

@@ -1,3 +1,4 @@
+import type { GenerateCheckContext } from '../manifest/backends.js';
 import type { GenerateParams, PositionedGenerateField } from '../manifest/types.js';
 import type { Diagnostic, GptError, SourcePosition } from '../util/errors.js';
 
@@ -32,7 +33,19 @@ export function referenceImages(request: GenerateRequest): ReferenceImage[] {
   return request.references ?? (request.reference ? [request.reference] : []);
 }
 
-export interface GenerateContext {
+/**
+ * Where the project is. Providers resolve the files the manifest names (a ComfyUI workflow)
+ * against `projectRoot`, which never enters a cache key, so moving the project rebuilds nothing.
+ */
+export interface ProjectContext {
+  /** The manifest's folder (absolute). */
+  projectRoot: string;
+}
+
+/** Where a `generate:` being checked comes from: the project, the asset's position, each value's. */
+export type ValidateContext = GenerateCheckContext;
+
+export interface GenerateContext extends ProjectContext {
   signal: AbortSignal;
   /** Reports a retry so the reporters and the report can show it. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
@@ -65,13 +78,13 @@ export interface ImageProvider {
    * not the image: left out of cache keys, so tuning them never forces a paid regeneration.
    */
   readonly transportOptions?: readonly string[];
-  /** What identifies the backend's behaviour for cache keys (e.g. its algorithm version). */
-  fingerprint(params: GenerateParams): Record<string, string>;
+  /** What identifies the backend's behaviour for cache keys (e.g. its algorithm version, a workflow file's hash). */
+  fingerprint(params: GenerateParams, project: ProjectContext): Record<string, string>;
   /**
-   * Manifest-time checks of the parameters; positions come from `at`, or for a problem with one
-   * value (the quality) from where that value was written (`fieldAt`).
+   * Manifest-time checks of the parameters; positions come from `where.at`, or for a problem
+   * with one value (the quality) from where that value was written (`where.fieldAt`).
    */
-  validate?(params: GenerateParams, at: SourcePosition | undefined, fieldAt?: FieldPositions): Diagnostic[];
+  validate?(params: GenerateParams, where: ValidateContext): Diagnostic[];
   /**
    * For `size: auto-from-targets`: the size this model makes whose aspect (width / height)
    * best matches, largest non-experimental first. Without it, the graph picks a size itself.

@@ -70,28 +70,17 @@ function mount(dir: string) {
   };
 }
 
-export async function startReviewServer(app: ReviewApp, options: { host: string; port: number }): Promise<ReviewServer> {
-  const token = randomBytes(18).toString('base64url');
-  const streams = new Set<ServerResponse>();
-  const proofs = mount(app.proofsDir);
-  const files = mount(app.outputDir);
+/** The page itself, with a fresh nonce for its script and style (the only ones it runs). */
+function page(res: ServerResponse, app: ReviewApp, token: string): void {
+  const nonce = randomBytes(16).toString('base64');
+  const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  send(res, 200, 'text/html; charset=utf-8', renderReviewPage(app.model(), { nonce, token }), { 'content-security-policy': csp, 'referrer-policy': 'no-referrer' });
+}
+
+/** Serves a candidate's JPEG thumbnail, made once per file. */
+function candidateThumbnails(app: ReviewApp): (res: ServerResponse, asset: string, k: number) => Promise<void> {
   const thumbs = new Map<string, Promise<Buffer>>();
-  let allowedHosts = new Set<string>();
-
-  const page = (res: ServerResponse) => {
-    const nonce = randomBytes(16).toString('base64');
-    const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
-    send(res, 200, 'text/html; charset=utf-8', renderReviewPage(app.model(), { nonce, token }), { 'content-security-policy': csp, 'referrer-policy': 'no-referrer' });
-  };
-
-  const events = (req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write(`retry: 1000\nevent: hello\ndata: ${app.model().cycle}\n\n`);
-    streams.add(res);
-    req.on('close', () => streams.delete(res));
-  };
-
-  const candidate = async (res: ServerResponse, asset: string, k: number) => {
+  return async (res, asset, k) => {
     const file = await app.candidateImage(asset, k);
     if (!file) return send(res, 404, 'text/plain; charset=utf-8', 'no such candidate');
     let thumb = thumbs.get(file);
@@ -102,30 +91,48 @@ export async function startReviewServer(app: ReviewApp, options: { host: string;
     }
     send(res, 200, 'image/jpeg', await thumb);
   };
+}
 
-  const post = async (req: IncomingMessage, res: ServerResponse, route: string) => {
-    if (req.headers['x-gpt4k-token'] !== token) return sendJson(res, 403, { error: 'missing or wrong page token: reload the page' });
-    const body = await readJson(req);
-    const asset = typeof body.asset === 'string' ? body.asset : '';
-    if (route === '/api/pick') {
-      const k = typeof body.k === 'number' ? body.k : NaN;
-      return sendJson(res, 200, await app.pick(asset, k));
-    }
-    const decision = body.decision;
-    if (decision !== 'approved' && decision !== 'changes-requested') return sendJson(res, 400, { error: 'decision must be "approved" or "changes-requested"' });
-    const comment = typeof body.comment === 'string' ? body.comment.slice(0, 4000) : '';
-    const answer = await app.review(asset, decision, comment);
-    broadcast();
-    return sendJson(res, 200, answer);
+/** The two POSTs (pick, review), each carrying the page's token. */
+async function post(req: IncomingMessage, res: ServerResponse, route: string, server: { app: ReviewApp; token: string; broadcast: () => void }): Promise<void> {
+  const { app } = server;
+  if (req.headers['x-gpt4k-token'] !== server.token) return sendJson(res, 403, { error: 'missing or wrong page token: reload the page' });
+  const body = await readJson(req);
+  const asset = typeof body.asset === 'string' ? body.asset : '';
+  if (route === '/api/pick') {
+    const k = typeof body.k === 'number' ? body.k : NaN;
+    return sendJson(res, 200, await app.pick(asset, k));
+  }
+  const decision = body.decision;
+  if (decision !== 'approved' && decision !== 'changes-requested') return sendJson(res, 400, { error: 'decision must be "approved" or "changes-requested"' });
+  const comment = typeof body.comment === 'string' ? body.comment.slice(0, 4000) : '';
+  const answer = await app.review(asset, decision, comment);
+  server.broadcast();
+  return sendJson(res, 200, answer);
+}
+
+export async function startReviewServer(app: ReviewApp, options: { host: string; port: number }): Promise<ReviewServer> {
+  const token = randomBytes(18).toString('base64url');
+  const streams = new Set<ServerResponse>();
+  const proofs = mount(app.proofsDir);
+  const files = mount(app.outputDir);
+  const candidate = candidateThumbnails(app);
+  let allowedHosts = new Set<string>();
+
+  const events = (req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: 1000\nevent: hello\ndata: ${app.model().cycle}\n\n`);
+    streams.add(res);
+    req.on('close', () => streams.delete(res));
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     if (!allowedHosts.has(req.headers.host ?? '')) return send(res, 421, 'text/plain; charset=utf-8', 'unknown host');
     const url = new URL(req.url ?? '/', 'http://review.invalid');
     const p = url.pathname;
-    if (req.method === 'POST' && (p === '/api/pick' || p === '/api/review')) return post(req, res, p);
+    if (req.method === 'POST' && (p === '/api/pick' || p === '/api/review')) return post(req, res, p, { app, token, broadcast });
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed');
-    if (p === '/') return page(res);
+    if (p === '/') return page(res, app, token);
     if (p === '/main') return send(res, 200, 'text/html; charset=utf-8', renderReviewMain(app.model()));
     if (p === '/review.js') return send(res, 200, 'text/javascript; charset=utf-8', CLIENT_JS);
     if (p === '/events') return events(req, res);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readLockFile, type LockFile } from '../cache/lockfile.js';
 import { pickCandidate } from '../engine/variants.js';
 import { watch, type WatchEvent, type WatchHandle } from '../engine/watch.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from '../engine/backends.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { writeContactSheet } from '../report/contact-sheet.js';
 import type { PipelineReport } from '../report/types.js';

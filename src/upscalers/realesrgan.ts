@@ -6,7 +6,7 @@ import { ExitCode, GptError } from '../util/errors.js';
 import type { RawImage } from '../util/image.js';
 import { fail, ok, type Result } from '../util/result.js';
 import { lanczosUpscaler } from './lanczos.js';
-import { binaryInfo, modelHash } from './realesrgan-fingerprint.js';
+import { binaryInfo, modelHash, type BinaryInfo } from './realesrgan-fingerprint.js';
 import {
   DEFAULT_MODEL,
   type EngineEnv,
@@ -121,12 +121,6 @@ export function createRealesrganUpscaler(options: RealesrganOptions = {}): Upsca
     return ok({ binary: binary.value, model: model.value });
   }
 
-  async function fallBack(input: RawImage, params: UpscaleParams, context: UpscaleContext, reason: string): Promise<UpscaleResult> {
-    context.warn(`realesrgan unavailable (${reason}): fell back to lanczos`);
-    const result = await lanczosUpscaler.upscale(input, { ...params, engine: 'lanczos' }, context);
-    return { image: result.image, meta: { ...result.meta, engine: 'lanczos', fallback: 'lanczos', reason } };
-  }
-
   return {
     name: 'realesrgan',
     persist: true,
@@ -134,27 +128,7 @@ export function createRealesrganUpscaler(options: RealesrganOptions = {}): Upsca
 
     async fingerprint(params: UpscaleParams): Promise<Record<string, string>> {
       const env = envOf();
-      const model = params.model ?? DEFAULT_MODEL;
-      const tile = tileOf(params);
-      const common = { model, scale: String(params.scale), tile: tile === 0 ? 'auto' : String(tile) };
-      const tool = await locate(params, env);
-      if (!tool.ok) {
-        // With a fallback the step still runs; the key says the engine was missing, so installing
-        // it later rebuilds with the real engine instead of keeping the Lanczos stand-in.
-        if (params.fallback === 'lanczos' && tool.error.code === 'E_REALESRGAN_NOT_FOUND') {
-          return { engine: 'realesrgan', binary: 'unavailable', modelHash: 'unavailable', ...common, fallback: 'lanczos' };
-        }
-        throw tool.error;
-      }
-      const info = await binaryInfo(await runnableBinary(tool.value.binary.path), childEnv(env));
-      return {
-        engine: 'realesrgan',
-        binary: `${path.basename(tool.value.binary.path)} xxh64:${info.hash}`,
-        model,
-        modelHash: `xxh64:${await modelHash(tool.value.model.paramFile, tool.value.model.binFile)}`,
-        scale: common.scale,
-        tile: common.tile,
-      };
+      return toolFingerprint(params, env, await locate(params, env));
     },
 
     async upscale(input: RawImage, params: UpscaleParams, context: UpscaleContext): Promise<UpscaleResult> {
@@ -172,96 +146,161 @@ export function createRealesrganUpscaler(options: RealesrganOptions = {}): Upsca
         if (canFallBack && tool.error.code === 'E_REALESRGAN_NOT_FOUND') return fallBack(input, params, context, 'binary not found');
         throw tool.error;
       }
-      const { binary, model } = tool.value;
-      const executable = await runnableBinary(binary.path);
+      const executable = await runnableBinary(tool.value.binary.path);
       const vars = childEnv(env);
       const info = await binaryInfo(executable, vars);
+      const run: Run = { input, params, context, tool: tool.value, executable, vars, info, modelScale, firstTile, canFallBack, timeoutOf, started };
+      return upscaleWith(run);
+    },
+  };
+}
 
-      const width = Math.round(input.width * params.scale);
-      const height = Math.round(input.height * params.scale);
-      const { color, alpha } = splitAlpha(to8Bit(input));
-      const grey = color.channels === 1;
-      const id = randomUUID();
-      const inFile = path.join(context.tmpDir, `realesrgan-${id}-in.png`);
-      const outFile = path.join(context.tmpDir, `realesrgan-${id}-out.png`);
-      await fs.mkdir(context.tmpDir, { recursive: true });
-      const tried: number[] = [];
-      try {
-        await writeInputPng(color, inFile);
-        let ran: { tile: number; ms: number } | undefined;
-        let lastProblem = '';
-        for (const tile of tileLadder(firstTile)) {
-          if (context.signal.aborted) throw cancelled();
-          tried.push(tile);
-          const outcome = await runRealesrgan({
-            binary: executable,
-            input: inFile,
-            output: outFile,
-            modelsDir: model.dir,
-            model: model.name,
-            modelScale,
-            tile,
-            hasModelScaleFlag: info.hasModelScaleFlag,
-            env: vars,
-            timeoutMs: timeoutOf(input.width * modelScale * input.height * modelScale),
-            signal: context.signal,
-            cwd: context.tmpDir,
-            ...(context.progress ? { onProgress: context.progress } : {}),
-          });
-          if (outcome.kind === 'ok') {
-            ran = { tile, ms: outcome.ms };
-            break;
-          }
-          if (outcome.kind === 'no-vulkan') {
-            const reason = `no Vulkan device: ${outcome.detail}`;
-            if (canFallBack) return await fallBack(input, params, context, reason);
-            throw new GptError('E_NO_VULKAN', `realesrgan cannot run: ${reason} (binary ${binary.path})`, { hint: NO_VULKAN_HINT });
-          }
-          lastProblem = outcome.detail;
-        }
-        if (!ran) {
-          const reason = `out of GPU memory down to tile ${tried[tried.length - 1] ?? 32}: ${lastProblem}`;
-          if (canFallBack) return await fallBack(input, params, context, reason);
-          throw new GptError('E_GPU_OUT_OF_MEMORY', `realesrgan ran out of GPU memory at every tile size tried (${tried.map(tileName).join(', ')}): ${lastProblem}`, {
-            hint: 'free GPU memory (other jobs, limits.gpu: 1), use the smaller realesrgan-x4fast model, or set upscale.fallback: lanczos',
-          });
-        }
+/** The cache-key part of the engine: the binary's and the model's hashes, or "unavailable" with a fallback. */
+async function toolFingerprint(params: UpscaleParams, env: EngineEnv, tool: Result<Tool, GptError>): Promise<Record<string, string>> {
+  const model = params.model ?? DEFAULT_MODEL;
+  const tile = tileOf(params);
+  const common = { model, scale: String(params.scale), tile: tile === 0 ? 'auto' : String(tile) };
+  if (!tool.ok) {
+    // With a fallback the step still runs; the key says the engine was missing, so installing
+    // it later rebuilds with the real engine instead of keeping the Lanczos stand-in.
+    if (params.fallback === 'lanczos' && tool.error.code === 'E_REALESRGAN_NOT_FOUND') {
+      return { engine: 'realesrgan', binary: 'unavailable', modelHash: 'unavailable', ...common, fallback: 'lanczos' };
+    }
+    throw tool.error;
+  }
+  const info = await binaryInfo(await runnableBinary(tool.value.binary.path), childEnv(env));
+  return {
+    engine: 'realesrgan',
+    binary: `${path.basename(tool.value.binary.path)} xxh64:${info.hash}`,
+    model,
+    modelHash: `xxh64:${await modelHash(tool.value.model.paramFile, tool.value.model.binFile)}`,
+    scale: common.scale,
+    tile: common.tile,
+  };
+}
 
-        const upscaled = await readOutputPng(outFile, grey ? 1 : 3);
-        if (upscaled.width !== input.width * modelScale || upscaled.height !== input.height * modelScale) {
-          throw new GptError(
-            'E_REALESRGAN_FAILED',
-            `realesrgan wrote ${upscaled.width}x${upscaled.height}, expected ${input.width * modelScale}x${input.height * modelScale} (model ${model.name} at x${modelScale})`,
-            { hint: 'the model file may not be a x' + modelScale + ' model; name models after their scale (…-x2, …-x4)' },
-          );
-        }
-        const bands = grey ? 1 : 3;
-        const colorData = await lanczos8(upscaled.data, upscaled.width, upscaled.height, bands, width, height);
-        const sized: RawImage = { data: colorData, width, height, channels: bands, depth: 'uchar' };
-        const joined = alpha ? joinAlpha(sized, await lanczos8(alpha, input.width, input.height, 1, width, height)) : sized;
-        const image: RawImage = { ...joined, ...(input.icc ? { icc: input.icc } : {}) };
-        return {
-          image,
-          meta: {
-            engine: 'realesrgan',
-            model: model.name,
-            modelScale,
-            scale: params.scale,
-            tile: tileName(ran.tile),
-            ...(tried.length > 1 ? { tilesTried: tried.map(tileName) } : {}),
-            ...(width !== upscaled.width ? { resized: 'lanczos3' } : {}),
-            ...(alpha ? { alpha: 'lanczos3' } : {}),
-            ...(input.depth === 'ushort' ? { depth: '16-bit input reduced to 8-bit' } : {}),
-            binary: path.basename(binary.path),
-            binaryFoundIn: binary.foundIn,
-            binaryHash: info.hash,
-            binaryMs: Math.round(ran.ms),
-            ms: Math.round(performance.now() - started),
-          },
-        };
-      } finally {
-        await Promise.all([fs.rm(inFile, { force: true }), fs.rm(outFile, { force: true })]);
-      }
+async function fallBack(input: RawImage, params: UpscaleParams, context: UpscaleContext, reason: string): Promise<UpscaleResult> {
+  context.warn(`realesrgan unavailable (${reason}): fell back to lanczos`);
+  const result = await lanczosUpscaler.upscale(input, { ...params, engine: 'lanczos' }, context);
+  return { image: result.image, meta: { ...result.meta, engine: 'lanczos', fallback: 'lanczos', reason } };
+}
+
+/** One upscale, with the binary and model found and the settings checked. */
+interface Run {
+  input: RawImage;
+  params: UpscaleParams;
+  context: UpscaleContext;
+  tool: Tool;
+  /** The binary as it runs (a copy made executable where needed). */
+  executable: string;
+  vars: Record<string, string | undefined>;
+  info: BinaryInfo;
+  modelScale: number;
+  firstTile: number;
+  canFallBack: boolean;
+  timeoutOf: (outputPixels: number) => number;
+  /** performance.now() when the step began. */
+  started: number;
+}
+
+/** Writes the input, runs the binary down the tile ladder, and reads back the result. */
+async function upscaleWith(run: Run): Promise<UpscaleResult> {
+  const { input, context } = run;
+  const { color, alpha } = splitAlpha(to8Bit(input));
+  const id = randomUUID();
+  const inFile = path.join(context.tmpDir, `realesrgan-${id}-in.png`);
+  const outFile = path.join(context.tmpDir, `realesrgan-${id}-out.png`);
+  await fs.mkdir(context.tmpDir, { recursive: true });
+  try {
+    await writeInputPng(color, inFile);
+    const tiles = await runTiles(run, inFile, outFile);
+    if ('image' in tiles) return tiles;
+    const bands = color.channels === 1 ? 1 : 3;
+    return await resultOf(run, tiles, { upscaled: await readOutputPng(outFile, bands), bands, alpha });
+  } finally {
+    await Promise.all([fs.rm(inFile, { force: true }), fs.rm(outFile, { force: true })]);
+  }
+}
+
+/** The tiles tried, the one that worked; or the Lanczos fallback's result. */
+type TilesRun = { ran: { tile: number; ms: number }; tried: number[] };
+
+/** Runs the binary at the first tile size, then smaller ones while it runs out of GPU memory. */
+async function runTiles(run: Run, inFile: string, outFile: string): Promise<TilesRun | UpscaleResult> {
+  const { input, params, context, tool, modelScale } = run;
+  const tried: number[] = [];
+  let lastProblem = '';
+  for (const tile of tileLadder(run.firstTile)) {
+    if (context.signal.aborted) throw cancelled();
+    tried.push(tile);
+    const outcome = await runRealesrgan({
+      binary: run.executable,
+      input: inFile,
+      output: outFile,
+      modelsDir: tool.model.dir,
+      model: tool.model.name,
+      modelScale,
+      tile,
+      hasModelScaleFlag: run.info.hasModelScaleFlag,
+      env: run.vars,
+      timeoutMs: run.timeoutOf(input.width * modelScale * input.height * modelScale),
+      signal: context.signal,
+      cwd: context.tmpDir,
+      ...(context.progress ? { onProgress: context.progress } : {}),
+    });
+    if (outcome.kind === 'ok') return { ran: { tile, ms: outcome.ms }, tried };
+    if (outcome.kind === 'no-vulkan') {
+      const reason = `no Vulkan device: ${outcome.detail}`;
+      if (run.canFallBack) return await fallBack(input, params, context, reason);
+      throw new GptError('E_NO_VULKAN', `realesrgan cannot run: ${reason} (binary ${tool.binary.path})`, { hint: NO_VULKAN_HINT });
+    }
+    lastProblem = outcome.detail;
+  }
+  const reason = `out of GPU memory down to tile ${tried[tried.length - 1] ?? 32}: ${lastProblem}`;
+  if (run.canFallBack) return await fallBack(input, params, context, reason);
+  throw new GptError('E_GPU_OUT_OF_MEMORY', `realesrgan ran out of GPU memory at every tile size tried (${tried.map(tileName).join(', ')}): ${lastProblem}`, {
+    hint: 'free GPU memory (other jobs, limits.gpu: 1), use the smaller realesrgan-x4fast model, or set upscale.fallback: lanczos',
+  });
+}
+
+/** The model's output brought to the asked scale (Lanczos), the alpha put back, and what ran. */
+async function resultOf(
+  run: Run,
+  { ran, tried }: TilesRun,
+  { upscaled, bands, alpha }: { upscaled: RawImage; bands: 1 | 3; alpha: Buffer | null },
+): Promise<UpscaleResult> {
+  const { input, params, tool, modelScale } = run;
+  const { binary, model } = tool;
+  if (upscaled.width !== input.width * modelScale || upscaled.height !== input.height * modelScale) {
+    throw new GptError(
+      'E_REALESRGAN_FAILED',
+      `realesrgan wrote ${upscaled.width}x${upscaled.height}, expected ${input.width * modelScale}x${input.height * modelScale} (model ${model.name} at x${modelScale})`,
+      { hint: 'the model file may not be a x' + modelScale + ' model; name models after their scale (…-x2, …-x4)' },
+    );
+  }
+  const width = Math.round(input.width * params.scale);
+  const height = Math.round(input.height * params.scale);
+  const colorData = await lanczos8(upscaled.data, upscaled.width, upscaled.height, bands, width, height);
+  const sized: RawImage = { data: colorData, width, height, channels: bands, depth: 'uchar' };
+  const joined = alpha ? joinAlpha(sized, await lanczos8(alpha, input.width, input.height, 1, width, height)) : sized;
+  const image: RawImage = { ...joined, ...(input.icc ? { icc: input.icc } : {}) };
+  return {
+    image,
+    meta: {
+      engine: 'realesrgan',
+      model: model.name,
+      modelScale,
+      scale: params.scale,
+      tile: tileName(ran.tile),
+      ...(tried.length > 1 ? { tilesTried: tried.map(tileName) } : {}),
+      ...(width !== upscaled.width ? { resized: 'lanczos3' } : {}),
+      ...(alpha ? { alpha: 'lanczos3' } : {}),
+      ...(input.depth === 'ushort' ? { depth: '16-bit input reduced to 8-bit' } : {}),
+      binary: path.basename(binary.path),
+      binaryFoundIn: binary.foundIn,
+      binaryHash: run.info.hash,
+      binaryMs: Math.round(ran.ms),
+      ms: Math.round(performance.now() - run.started),
     },
   };
 }

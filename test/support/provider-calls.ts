@@ -4,9 +4,12 @@ import { expect } from 'vitest';
 import type { GenerateContext } from '../../src/providers/types.js';
 import { GptError } from '../../src/util/errors.js';
 
-/** A context for calling a provider directly, recording its retries (and with a price table). */
-export function callContext(retries: Array<{ delayMs: number; reason: string }> = [], pricing?: Record<string, unknown>): GenerateContext {
-  return { signal: new AbortController().signal, onRetry: (info) => retries.push(info), ...(pricing ? { pricing } : {}) };
+/**
+ * A context for calling a provider directly, recording its retries (and with a price table);
+ * files the options name resolve against `projectRoot`.
+ */
+export function callContext(retries: Array<{ delayMs: number; reason: string }> = [], pricing?: Record<string, unknown>, projectRoot = process.cwd()): GenerateContext {
+  return { signal: new AbortController().signal, projectRoot, onRetry: (info) => retries.push(info), ...(pricing ? { pricing } : {}) };
 }
 
 /** The GptError a call rejects with; fails the test when it resolves or throws anything else. */

@@ -5,6 +5,7 @@ import { parseShardSpec, type ShardSpec } from '../../graph/shard.js';
 import { plan } from '../../index.js';
 import { withBatch } from '../../manifest/batch-override.js';
 import { approvalsOf } from '../../graph/approvals.js';
+import { builtinBackends } from '../../engine/backends.js';
 import { withProvider } from '../../manifest/provider-override.js';
 import type { ResolvedManifest } from '../../manifest/types.js';
 import { readReviewFile, REVIEW_FILE, REVIEW_LABEL } from '../../report/review-file.js';
@@ -72,7 +73,7 @@ export function registerBuildCommand(program: Command, context: CommandContext):
       const g = context.globals(cmd);
       if (opts.shard && assets.length > 0) throw new GptError('E_BAD_SHARD', '--shard picks the assets itself: it cannot be combined with asset names', { hint: 'drop the asset names, or --shard', exitCode: ExitCode.usage });
       const loaded = await context.load(cmd);
-      const provided = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
+      const provided = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
       const manifest = opts.batch ? withBatch(provided) : provided;
       const lints = await lintOrThrow(manifest, g, !!opts.strict, io);
       if (opts.requireApproved) await requireApproved(manifest, assets, opts.regenerate);

@@ -5,6 +5,7 @@ import { approvalsOf, formatApprovals } from '../../graph/approvals.js';
 import type { Plan } from '../../graph/plan.js';
 import { readReviewFile } from '../../report/review-file.js';
 import { plan } from '../../index.js';
+import { builtinBackends } from '../../engine/backends.js';
 import { withBatch } from '../../manifest/batch-override.js';
 import { withProvider } from '../../manifest/provider-override.js';
 import type { ResolvedManifest } from '../../manifest/types.js';
@@ -42,7 +43,7 @@ export function registerPlanCommand(program: Command, context: CommandContext): 
     .action(async (assets: string[], opts: { regenerate?: string[]; provider?: string; remoteCache?: string; batch?: boolean; exitCode?: boolean }, cmd: Command) => {
       const g = context.globals(cmd);
       const loaded = await context.load(cmd);
-      const provided = opts.provider ? await withProvider(loaded, opts.provider) : loaded;
+      const provided = opts.provider ? await withProvider(loaded, opts.provider, builtinBackends) : loaded;
       const manifest = opts.batch ? withBatch(provided) : provided;
       const planned = await plan(manifest, {
         assets,

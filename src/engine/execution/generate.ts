@@ -173,6 +173,7 @@ async function send(generation: Generation, params: GenerateParams): Promise<Sen
         // A request already sent is paid for: cancelling the build (Ctrl-C, --fail-fast)
         // lets it finish and stores the image; only requests not yet sent are dropped.
         signal: services.requestSignal,
+        projectRoot: services.manifest.root,
         pricing: services.manifest.pricing,
         acquireRate: async () => {
           services.signal.throwIfAborted();
