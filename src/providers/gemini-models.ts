@@ -235,7 +235,7 @@ function parseSize(size: string): { width: number; height: number } | undefined 
 }
 
 /** Options that change how a request travels, not the image: left out of cache keys. */
-export const GEMINI_TRANSPORT_OPTIONS = ['apiKeyEnv', 'baseUrl', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'timeoutMs'] as const;
+export const GEMINI_TRANSPORT_OPTIONS = ['apiKeyEnv', 'baseUrl', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'timeoutMs', 'batchPollMs'] as const;
 
 /** Options the gemini provider takes. */
 export const GEMINI_OPTIONS = [
@@ -247,6 +247,7 @@ export const GEMINI_OPTIONS = [
   'retryBaseDelayMs',
   'retryMaxDelayMs',
   'timeoutMs',
+  'batchPollMs',
 ] as const;
 
 /**
