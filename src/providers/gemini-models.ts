@@ -385,6 +385,7 @@ function optionProblem(name: string, value: unknown): string | undefined {
     case 'retryMaxDelayMs':
       return number(0, false);
     case 'timeoutMs':
+    case 'batchPollMs':
       return number(1, false);
     default:
       return undefined;
