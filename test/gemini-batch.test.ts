@@ -128,10 +128,34 @@ describe('gemini batch builds', () => {
     api.hold = false;
     const resumed = await runCli(['build'], { cwd: dir, env: env() });
     expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    expect(api.requests.some((r) => r.method === 'GET' && r.path === '/v1beta/batches')).toBe(true);
     expect(api.batches).toHaveLength(1);
     expect(creates()).toHaveLength(1);
     expect(api.generateRequests).toHaveLength(0);
     expect((await readReport(dir)).summary).toMatchObject({ built: 3, failed: 0 });
+  });
+
+  it('--no-wait leaves the assets pending; gpt4k batches cancel cancels the Gemini batch, its assets fail clearly, and building again resubmits them', async () => {
+    const dir = await project(manifest({ assets: 2 }));
+    api.hold = true;
+    const submit = await runCli(['build', '--no-wait'], { cwd: dir, env: env() });
+    expect(submit.code, submit.stderr + submit.stdout).toBe(0);
+    expect((await readReport(dir)).summary).toMatchObject({ built: 0, failed: 0, pending: 2 });
+    const id = api.batches[0]!.name;
+    const cancel = await runCli(['batches', 'cancel', id], { cwd: dir, env: env() });
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toContain(`${id}: cancelled`);
+    expect(api.batches[0]!.state).toBe('BATCH_STATE_CANCELLED');
+
+    const after = await runCli(['build'], { cwd: dir, env: env() });
+    expect(after.code).toBe(1);
+    expect((await readReport(dir)).assets.map((a) => a.error?.code)).toEqual(['E_BATCH_CANCELLED', 'E_BATCH_CANCELLED']);
+
+    api.hold = false;
+    const rebuilt = await runCli(['build'], { cwd: dir, env: env() });
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(api.batches).toHaveLength(2);
+    expect(api.generateRequests).toHaveLength(0);
   });
 
   it('the report\'s cost is half the direct one for the same images, and plan estimates the batch price', async () => {
