@@ -14,7 +14,7 @@ import {
 import type { Store } from '../cache/store.js';
 import type { GenerateParams, ResolvedAsset } from '../manifest/types.js';
 import { parseSize } from '../graph/keys.js';
-import { batched, FINAL_BATCH_STATUSES, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
+import { batched, FINAL_BATCH_STATUSES, INPUT_LOST, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
 import { loadBatchBackend } from '../providers/batch-registry.js';
 import { sleep } from '../providers/retry.js';
 import { referenceImages, type GenerateRequest, type GenerateResult } from '../providers/types.js';
@@ -290,25 +290,16 @@ export class BatchScheduler {
   /** The batch reading this input file: one an interrupted build created, or a new one. */
   private async create(record: BatchRecord, backend: BatchBackend, conn: BatchConnection): Promise<void> {
     try {
-      const input = record.inputFileId !== undefined ? { fileId: record.inputFileId } : { lines: await this.inlineInput(record) };
+      const input = record.inputFileId !== undefined ? { fileId: record.inputFileId } : { lines: await loadBatchInput(this.options.cacheDir, record.localId) };
       const remote = await backend.findOrCreate(conn, record.endpoint, input, record.localId);
       record.batchId = remote.id;
       record.status = remote.status;
       record.phase = 'submitted';
       await this.save();
     } catch (err) {
-      if (refused(err)) await this.settleAll(record, toGptError(err));
+      if (refused(err) || toGptError(err).code === INPUT_LOST) await this.settleAll(record, toGptError(err));
       throw err;
     }
-  }
-
-  /** The inline request lines `submit` kept for this batch. */
-  private async inlineInput(record: BatchRecord): Promise<Record<string, unknown>[]> {
-    const lines = await loadBatchInput(this.options.cacheDir, record.localId);
-    if (lines) return lines;
-    throw new GptError('E_BATCH_FAILED', `the requests of batch ${record.localId} are no longer in .gpt4k/batch-inputs`, {
-      hint: 'run `gpt4k batches cancel` on it, then build again',
-    });
   }
 
   /** Stores every answer of a finished batch, then hands each waiting node its own. */

@@ -12,7 +12,13 @@ export interface BatchConnection {
  * What a batch reads: an uploaded input file (OpenAI: JSONL through the Files API), or the
  * request lines themselves, sent inline with the creation (Gemini: `InlinedRequest[]`).
  */
-export type BatchInput = { fileId: string } | { lines: Record<string, unknown>[] };
+export type BatchInput = { fileId: string } | { lines: Record<string, unknown>[] | undefined };
+
+/**
+ * The inline requests of a batch that was never created are gone (.gpt4k/batch-inputs deleted):
+ * its requests are settled as failed, and the next build submits them again.
+ */
+export const INPUT_LOST = 'E_BATCH_INPUT_LOST';
 
 /** A provider batch as last seen. */
 export interface RemoteBatch {

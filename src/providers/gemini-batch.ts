@@ -16,7 +16,7 @@ import { ApiError, JobState, type BatchJob, type GenerateContentResponse, type G
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
 import { readApiKey } from './api-key.js';
-import type { BatchBackend, BatchConnection, BatchLineResult, RemoteBatch } from './batch-types.js';
+import { INPUT_LOST, type BatchBackend, type BatchConnection, type BatchLineResult, type RemoteBatch } from './batch-types.js';
 import { GEMINI_API_KEY, geminiErrorFrom, imageOf } from './gemini.js';
 import { geminiImageConfig } from './gemini-models.js';
 import { geminiActualCost, type GeminiUsage } from './gemini-pricing.js';
@@ -133,6 +133,11 @@ export const geminiBatch: BatchBackend = {
       for await (const job of await c.batches.list({ config: { pageSize: 100 } })) {
         if (job.displayName === localId) return remoteOf(job);
         if (++seen >= LOOKUP_LIMIT) break;
+      }
+      if (!input.lines) {
+        throw new GptError(INPUT_LOST, `batch ${localId} was never created, and its requests are no longer in .gpt4k/batch-inputs`, {
+          hint: 'build again: these images are submitted in a new batch',
+        });
       }
       const src = input.lines as InlinedRequest[];
       return remoteOf(await c.batches.create({ model: modelOf(endpoint), src, config: { displayName: localId } }));
