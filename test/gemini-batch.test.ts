@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFakeGemini, type FakeGemini } from './support/fake-gemini.js';
 import { makeProject, readReport, removeProject, runCli, startCli, waitFor } from './support/project.js';
@@ -133,6 +133,33 @@ describe('gemini batch builds', () => {
     expect(creates()).toHaveLength(1);
     expect(api.generateRequests).toHaveLength(0);
     expect((await readReport(dir)).summary).toMatchObject({ built: 3, failed: 0 });
+  });
+
+  it('a batch never created whose kept requests were deleted fails its assets with E_BATCH_INPUT_LOST; building again submits them anew', async () => {
+    const dir = await project(manifest({ assets: 2 }));
+    api.hold = true;
+    expect((await runCli(['build', '--no-wait'], { cwd: dir, env: env() })).code).toBe(0);
+    // As if the build had died before batches.create reached Google, and .gpt4k/batch-inputs was cleaned.
+    api.reset();
+    const file = path.join(dir, '.gpt4k', 'batches.json');
+    const state = JSON.parse(await readFile(file, 'utf8')) as { batches: Array<Record<string, unknown>> };
+    for (const record of state.batches) {
+      delete record['batchId'];
+      delete record['status'];
+      record['phase'] = 'uploaded';
+    }
+    await writeFile(file, JSON.stringify(state));
+    await rm(path.join(dir, '.gpt4k', 'batch-inputs'), { recursive: true, force: true });
+
+    const lost = await runCli(['build'], { cwd: dir, env: env() });
+    expect(lost.code).toBe(1);
+    expect(creates()).toHaveLength(0);
+    expect((await readReport(dir)).assets.map((a) => a.error?.code)).toEqual(['E_BATCH_INPUT_LOST', 'E_BATCH_INPUT_LOST']);
+
+    const again = await runCli(['build'], { cwd: dir, env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(api.batches).toHaveLength(1);
+    expect(api.generateRequests).toHaveLength(0);
   });
 
   it('--no-wait leaves the assets pending; gpt4k batches cancel cancels the Gemini batch, its assets fail clearly, and building again resubmits them', async () => {
