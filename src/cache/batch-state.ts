@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -12,9 +12,10 @@ import { writeFileAtomic } from '../util/atomic.js';
  *
  * - `preparing`: the requests are decided, nothing is known to have reached the provider
  *   (an input file may have been uploaded; a file alone costs nothing). Resubmitted.
- * - `uploaded`: the input file is known; the batch may or may not have been created (the
- *   build may have died while `batches.create` was in flight). Resolved by looking for a
- *   batch with that input file before creating one.
+ * - `uploaded`: the input file is known (or, for a provider that takes the requests inline,
+ *   they are kept in .gpt4k/batch-inputs/LOCALID.json); the batch may or may not have been
+ *   created (the build may have died while `batches.create` was in flight). Resolved by looking
+ *   for a batch with that input file (or gpt4k's local id) before creating one.
  * - `submitted`: the batch exists; polled until it ends, then its results are stored.
  * - `done`: every request has a result in the store or a recorded failure.
  */
@@ -92,6 +93,26 @@ export async function saveBatchState<Params>(cacheDir: string, state: BatchState
   state.batches = state.batches.filter((b) => !drop.has(b));
   await writeFileAtomic(batchStateFile(cacheDir), `${JSON.stringify(state, null, 1)}\n`);
 }
+
+const batchInputFile = (cacheDir: string, localId: string) => path.join(cacheDir, 'batch-inputs', `${localId}.json`);
+
+/** The request lines of a batch whose provider takes them inline, kept until it is created. */
+export async function saveBatchInput(cacheDir: string, localId: string, lines: Record<string, unknown>[]): Promise<void> {
+  await mkdir(path.dirname(batchInputFile(cacheDir, localId)), { recursive: true });
+  await writeFileAtomic(batchInputFile(cacheDir, localId), JSON.stringify(lines));
+}
+
+/** The lines `saveBatchInput` kept; undefined when they are gone. */
+export async function loadBatchInput(cacheDir: string, localId: string): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    return JSON.parse(await readFile(batchInputFile(cacheDir, localId), 'utf8')) as Record<string, unknown>[];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+export const removeBatchInput = (cacheDir: string, localId: string) => rm(batchInputFile(cacheDir, localId), { force: true });
 
 export const newLocalId = () => `gpt4k_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import {
+  loadBatchInput,
   loadBatchState,
   newLocalId,
+  removeBatchInput,
+  saveBatchInput,
   openRequestFor,
   saveBatchState,
   type BatchRecord as StoredBatch,
@@ -11,7 +14,7 @@ import {
 import type { Store } from '../cache/store.js';
 import type { GenerateParams, ResolvedAsset } from '../manifest/types.js';
 import { parseSize } from '../graph/keys.js';
-import { batched, FINAL_BATCH_STATUSES, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
+import { batched, FINAL_BATCH_STATUSES, INPUT_LOST, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
 import { loadBatchBackend } from '../providers/batch-registry.js';
 import { sleep } from '../providers/retry.js';
 import { referenceImages, type GenerateRequest, type GenerateResult } from '../providers/types.js';
@@ -206,16 +209,21 @@ export class BatchScheduler {
       const lines: Record<string, unknown>[] = [];
       for (const [i, { job }] of group.jobs.entries()) {
         const fileIds: string[] = [];
-        for (const ref of referenceImages(job.request)) fileIds.push(await this.referenceFileId(backend, conn, ref.image, `${ref.assetId}.png`));
+        if (backend.uploadReference) {
+          for (const ref of referenceImages(job.request)) fileIds.push(await this.referenceFileId(backend, conn, ref.image, `${ref.assetId}.png`));
+        }
         lines.push(backend.requestLine(customIds[i] as string, job.request, fileIds));
       }
-      record.inputFileId = await backend.uploadInput(conn, lines);
+      // Inline requests are kept beside batches.json: a resumed build creates the batch from them.
+      if (backend.uploadInput) record.inputFileId = await backend.uploadInput(conn, lines);
+      else await saveBatchInput(this.options.cacheDir, record.localId, lines);
       record.phase = 'uploaded';
       await this.save();
     } catch (err) {
       // Nothing reached the batch API: forget the record, and the nodes fail with the reason.
       state.batches = state.batches.filter((b) => b !== record);
       await this.save().catch(() => undefined);
+      await removeBatchInput(this.options.cacheDir, record.localId).catch(() => undefined);
       for (const { waiter } of group.jobs) waiter.reject(err);
       return;
     }
@@ -228,7 +236,7 @@ export class BatchScheduler {
     const id = `${backend.provider}:${conn.baseURL ?? ''}:${createHash('sha256').update(image).digest('hex')}`;
     const known = state.references[id];
     if (known) return known;
-    const fileId = await backend.uploadReference(conn, image, name);
+    const fileId = await (backend.uploadReference as NonNullable<BatchBackend['uploadReference']>)(conn, image, name);
     state.references[id] = fileId;
     await this.save();
     return fileId;
@@ -282,20 +290,21 @@ export class BatchScheduler {
   /** The batch reading this input file: one an interrupted build created, or a new one. */
   private async create(record: BatchRecord, backend: BatchBackend, conn: BatchConnection): Promise<void> {
     try {
-      const remote = await backend.findOrCreate(conn, record.endpoint, record.inputFileId as string, record.localId);
+      const input = record.inputFileId !== undefined ? { fileId: record.inputFileId } : { lines: await loadBatchInput(this.options.cacheDir, record.localId) };
+      const remote = await backend.findOrCreate(conn, record.endpoint, input, record.localId);
       record.batchId = remote.id;
       record.status = remote.status;
       record.phase = 'submitted';
       await this.save();
     } catch (err) {
-      if (refused(err)) await this.settleAll(record, toGptError(err));
+      if (refused(err) || toGptError(err).code === INPUT_LOST) await this.settleAll(record, toGptError(err));
       throw err;
     }
   }
 
   /** Stores every answer of a finished batch, then hands each waiting node its own. */
   private async collect(record: BatchRecord, backend: BatchBackend, conn: BatchConnection, remote: RemoteBatch): Promise<void> {
-    const results = await backend.results(conn, remote);
+    const results = await backend.results(conn, remote, Object.keys(record.requests));
     const outcomes = new Map<string, GenerateResult | GptError>();
     for (const [customId, entry] of Object.entries(record.requests)) {
       if (entry.settled) continue;
@@ -316,6 +325,7 @@ export class BatchScheduler {
     }
     record.phase = 'done';
     await this.save();
+    await removeBatchInput(this.options.cacheDir, record.localId);
     for (const [customId, outcome] of outcomes) {
       const waiter = this.waiters.get(`${record.localId} ${customId}`);
       if (outcome instanceof GptError) waiter?.reject(outcome);
@@ -332,6 +342,7 @@ export class BatchScheduler {
     }
     record.phase = 'done';
     await this.save();
+    await removeBatchInput(this.options.cacheDir, record.localId);
   }
 
   /** Puts a paid image in the store under its generate key, before anything else happens. */

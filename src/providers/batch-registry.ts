@@ -6,5 +6,6 @@ import type { BatchBackend } from './batch-types.js';
  */
 export async function loadBatchBackend(provider: string): Promise<BatchBackend | undefined> {
   if (provider === 'openai') return (await import('./openai-batch.js')).openAiBatch;
+  if (provider === 'gemini') return (await import('./gemini-batch.js')).geminiBatch;
   return undefined;
 }

@@ -8,10 +8,25 @@ export interface BatchConnection {
   apiKeyEnv?: string;
 }
 
+/**
+ * What a batch reads: an uploaded input file (OpenAI: JSONL through the Files API), or the
+ * request lines themselves, sent inline with the creation (Gemini: `InlinedRequest[]`).
+ */
+export type BatchInput = { fileId: string } | { lines: Record<string, unknown>[] | undefined };
+
+/**
+ * The inline requests of a batch that was never created are gone (.gpt4k/batch-inputs deleted):
+ * its requests are settled as failed, and the next build submits them again.
+ */
+export const INPUT_LOST = 'E_BATCH_INPUT_LOST';
+
 /** A provider batch as last seen. */
 export interface RemoteBatch {
   id: string;
-  /** validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled */
+  /**
+   * validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
+   * (OpenAI's words; other backends map theirs onto these, gemini adds `pending`).
+   */
   status: string;
   counts: { total: number; completed: number; failed: number };
   createdAt?: number;
@@ -39,22 +54,42 @@ export interface BatchBackend {
   connection(params: GenerateParams): BatchConnection;
   /** Requests with different endpoints go in different batches. */
   endpointFor(request: GenerateRequest): string;
-  /** One line of the input file. `referenceFileIds`: the uploaded references, in order (edits). */
+  /**
+   * One request line. `referenceFileIds`: the uploaded references, in order (edits), when the
+   * backend uploads them; a backend without `uploadReference` puts them in the line itself.
+   */
   requestLine(customId: string, request: GenerateRequest, referenceFileIds: string[]): Record<string, unknown>;
-  uploadReference(conn: BatchConnection, image: Buffer, name: string): Promise<string>;
-  uploadInput(conn: BatchConnection, lines: Record<string, unknown>[]): Promise<string>;
-  /** The batch reading this input file: found if an earlier (killed) build created it, else created. */
-  findOrCreate(conn: BatchConnection, endpoint: string, inputFileId: string, localId: string): Promise<RemoteBatch>;
+  /** Uploads a style reference once for every line that uses it; absent: references go inline. */
+  uploadReference?(conn: BatchConnection, image: Buffer, name: string): Promise<string>;
+  /**
+   * Uploads the lines as the batch's input file. Absent: the lines are sent inline when the
+   * batch is created (the scheduler keeps them in .gpt4k until then, for a resumed build).
+   */
+  uploadInput?(conn: BatchConnection, lines: Record<string, unknown>[]): Promise<string>;
+  /**
+   * The batch reading this input: found if an earlier (killed) build created it (by its input
+   * file, or `localId` in its metadata or display name), else created.
+   */
+  findOrCreate(conn: BatchConnection, endpoint: string, input: BatchInput, localId: string): Promise<RemoteBatch>;
   retrieve(conn: BatchConnection, batchId: string): Promise<RemoteBatch>;
   cancel(conn: BatchConnection, batchId: string): Promise<RemoteBatch>;
-  /** The finished batch's answers by custom_id (output and error files). */
-  results(conn: BatchConnection, batch: RemoteBatch): Promise<Map<string, BatchLineResult>>;
+  /**
+   * The finished batch's answers by custom_id (output and error files, or inline responses).
+   * `customIds`: the batch's requests in the order they were sent, for answers that come back
+   * in order rather than named.
+   */
+  results(conn: BatchConnection, batch: RemoteBatch, customIds: readonly string[]): Promise<Map<string, BatchLineResult>>;
   /** A 200 answer as the direct path's result: the checked image, usage, cost at batch price. */
   toResult(body: Record<string, unknown>, params: GenerateParams, request: { endpoint: string; batchId: string; reference?: string }, pricing: Record<string, unknown> | undefined): Promise<GenerateResult>;
 }
 
-/** Providers with a batch mode, and the price of a batched image as a fraction of the direct one. */
-export const BATCH_DISCOUNTS: Readonly<Record<string, number>> = { openai: 0.5 };
+/**
+ * Providers with a batch mode, and the price of a batched image as a fraction of the direct one.
+ * - openai: "Save 50% on inputs and outputs" (platform.openai.com/docs/guides/batch).
+ * - gemini: "Batch Mode ... at 50% of the standard cost" (ai.google.dev/gemini-api/docs/batch-mode,
+ *   and the Batch column of ai.google.dev/gemini-api/docs/pricing for the image models).
+ */
+export const BATCH_DISCOUNTS: Readonly<Record<string, number>> = { openai: 0.5, gemini: 0.5 };
 
 /** Whether these parameters go through the provider's batch mode. */
 export const batched = (params: GenerateParams): boolean => params.batch === true && BATCH_DISCOUNTS[params.provider] !== undefined;

@@ -235,7 +235,7 @@ function parseSize(size: string): { width: number; height: number } | undefined 
 }
 
 /** Options that change how a request travels, not the image: left out of cache keys. */
-export const GEMINI_TRANSPORT_OPTIONS = ['apiKeyEnv', 'baseUrl', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'timeoutMs'] as const;
+export const GEMINI_TRANSPORT_OPTIONS = ['apiKeyEnv', 'baseUrl', 'maxRetries', 'retryBaseDelayMs', 'retryMaxDelayMs', 'timeoutMs', 'batchPollMs'] as const;
 
 /** Options the gemini provider takes. */
 export const GEMINI_OPTIONS = [
@@ -247,6 +247,7 @@ export const GEMINI_OPTIONS = [
   'retryBaseDelayMs',
   'retryMaxDelayMs',
   'timeoutMs',
+  'batchPollMs',
 ] as const;
 
 /**
@@ -384,6 +385,7 @@ function optionProblem(name: string, value: unknown): string | undefined {
     case 'retryMaxDelayMs':
       return number(0, false);
     case 'timeoutMs':
+    case 'batchPollMs':
       return number(1, false);
     default:
       return undefined;

@@ -17,17 +17,18 @@
  * The SDK's own retries are off (it has none unless httpOptions.retryOptions is set).
  */
 
-import { ApiError, GoogleGenAI, Modality, type GenerateContentResponse, type Part } from '@google/genai';
+import { ApiError, type GenerateContentResponse } from '@google/genai';
 import { apiKeyProblem, readApiKey, type ApiKeySpec } from './api-key.js';
 import type { GenerateParams } from '../manifest/types.js';
 import { GptError } from '../util/errors.js';
-import { geminiImageConfig, geminiSizeForAspect, validateGeminiParams, GEMINI_TRANSPORT_OPTIONS } from './gemini-models.js';
+import { geminiSizeForAspect, validateGeminiParams, GEMINI_TRANSPORT_OPTIONS } from './gemini-models.js';
+import { geminiBaseUrl, geminiClient, geminiContentRequest } from './gemini-request.js';
 import { estimateGeminiCost, geminiActualCost, type GeminiUsage } from './gemini-pricing.js';
 import { cancelled, ProviderError, retrySettings, withRetry } from './retry.js';
 import { checkImageBytes, clip, errnoCode, fromBase64, throwIfInvalid, type CheckedImage } from './self-hosted.js';
 import { referenceImages, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
-const API_KEY: ApiKeySpec = { vendor: 'Gemini', defaultEnv: 'GEMINI_API_KEY', example: 'AIza', source: 'a key from https://aistudio.google.com/apikey' };
+export const GEMINI_API_KEY: ApiKeySpec = { vendor: 'Gemini', defaultEnv: 'GEMINI_API_KEY', example: 'AIza', source: 'a key from https://aistudio.google.com/apikey' };
 const SERVICE = 'the Gemini API';
 
 /** Finish reasons that mean "blocked by safety or policy": never retried. */
@@ -59,7 +60,7 @@ export const geminiProvider: ImageProvider = {
   },
 
   credentialProblem(params: GenerateParams): GptError | undefined {
-    return apiKeyProblem(params.options, API_KEY);
+    return apiKeyProblem(params.options, GEMINI_API_KEY);
   },
 
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
@@ -69,34 +70,14 @@ export const geminiProvider: ImageProvider = {
   generate: generateWithGemini,
 };
 
-/** The SDK's client for one request (options.baseUrl: a stand-in or a proxy). */
-function geminiClient(apiKey: string, options: Record<string, unknown>, timeoutMs: number): GoogleGenAI {
-  const baseUrl = typeof options['baseUrl'] === 'string' ? options['baseUrl'] : undefined;
-  return new GoogleGenAI({
-    apiKey,
-    vertexai: false,
-    // @google/genai 3.x defaults to the v1 API; Google documents image generation (imageConfig,
-    // the preview image models) on v1beta, which 1.x used, so the wire stays as it was.
-    apiVersion: 'v1beta',
-    httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: timeoutMs },
-  });
-}
-
 async function generateWithGemini(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult> {
   const params = request.params;
   throwIfInvalid(request.assetId, validateGeminiParams(params, undefined));
-  const apiKey = readApiKey(params.options, API_KEY);
+  const apiKey = readApiKey(params.options, GEMINI_API_KEY);
   const settings = retrySettings(params.options);
-  const client = geminiClient(apiKey, params.options, settings.timeoutMs);
-  const imageConfig = geminiImageConfig(params, request.width, request.height);
-  const config = {
-    responseModalities: [Modality.IMAGE],
-    ...(Object.keys(imageConfig).length > 0 ? { imageConfig } : {}),
-    ...(params.seed !== undefined ? { seed: params.seed } : {}),
-  };
+  const client = geminiClient(apiKey, { baseUrl: geminiBaseUrl(params), timeoutMs: settings.timeoutMs });
+  const { model, contents, config, imageConfig } = geminiContentRequest(request);
   const references = referenceImages(request);
-  const parts: Part[] = references.map((ref) => ({ inlineData: { mimeType: ref.contentType ?? 'image/png', data: ref.image.toString('base64') } }));
-  parts.push({ text: request.prompt });
   const secrets = [apiKey];
 
   let requests = 0;
@@ -109,11 +90,7 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
     requests++;
     let response: GenerateContentResponse;
     try {
-      response = await client.models.generateContent({
-        model: params.model,
-        contents: [{ role: 'user', parts }],
-        config: { ...config, abortSignal: context.signal },
-      });
+      response = await client.models.generateContent({ model, contents, config: { ...config, abortSignal: context.signal } });
     } catch (err) {
       throw geminiErrorFrom(err, secrets, settings.timeoutMs, context.signal);
     }
@@ -162,12 +139,11 @@ async function generateWithGemini(request: GenerateRequest, context: GenerateCon
   }
 }
 
-
 /**
  * The image of a response, or why there is none: a safety block (not retried), or an answer
  * without an image (text only, NO_IMAGE, a broken image: retried).
  */
-async function imageOf(response: GenerateContentResponse): Promise<CheckedImage> {
+export async function imageOf(response: GenerateContentResponse): Promise<CheckedImage> {
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) {
     const why = response.promptFeedback?.blockReasonMessage;

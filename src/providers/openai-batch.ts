@@ -129,7 +129,9 @@ export const openAiBatch: BatchBackend = {
     return file.id;
   },
 
-  async findOrCreate(conn, endpoint, inputFileId, localId) {
+  async findOrCreate(conn, endpoint, input, localId) {
+    if (!('fileId' in input)) throw new GptError('E_BATCH_FAILED', 'the OpenAI batch API reads an uploaded input file; none was given');
+    const inputFileId = input.fileId;
     return call(conn, async (c) => {
       let page = await c.batches.list({ limit: 100 });
       for (let i = 0; i < LOOKUP_PAGES; i++) {
