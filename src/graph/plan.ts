@@ -443,6 +443,8 @@ async function hashInputFiles(graph: BuildGraph, files: FileHashes, selected: Se
     if (node.kind === 'source') {
       const source = graph.assets.get(node.asset)?.source;
       if (source) wanted.add(source);
+    } else if (node.kind === 'generate') {
+      for (const reference of node.references ?? []) if ('file' in reference) wanted.add(reference.file);
     } else if (node.kind === 'render') {
       const target = graph.manifest.targets.get(node.target as string);
       const ref = target ? profileRefFor(graph.manifest, target.color.profile) : undefined;

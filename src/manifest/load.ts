@@ -14,7 +14,7 @@ import { ParseCache } from './parse-cache.js';
 import type { RawBatchEntry, RawCatalogInclude, RawManifest } from './raw.js';
 import { didYouMean } from './suggest.js';
 import { quote, schemaStamp, validateSchema } from './schema.js';
-import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
+import { checkReferenceLimits, checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
 import { resolveTargets } from './targets.js';
 
 /** Include files gpt4k reads: the batch format as JSON, or the same list written in YAML. */
@@ -46,7 +46,7 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
   const profiles = resolveProfiles(raw.profiles ?? {}, root, source, diagnostics);
   const targets = resolveTargets(raw.targets ?? {}, profiles, source, diagnostics);
   const targetIds = [...targets.keys()];
-  const styles = resolveStyles(raw.styles ?? {}, source);
+  const styles = resolveStyles(raw.styles ?? {}, source, root, diagnostics);
 
   const defaults = raw.defaults ?? {};
   checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics);
@@ -90,6 +90,9 @@ export async function loadManifest(file: string, options: { cwd?: string; mode?:
 
   attachDeclarations(assets, declaredModels);
   if (diagnostics.errors.length === 0) await checkProviderParams(assets, diagnostics);
+  if (diagnostics.errors.length === 0) {
+    await checkReferenceLimits(assets, styles, source, diagnostics, async (params, count) => (await getProvider(params.provider)).referenceLimitProblem?.(params, count));
+  }
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({

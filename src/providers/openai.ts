@@ -40,6 +40,10 @@ export const openaiProvider: ImageProvider = {
 
   validate: validateOpenAiParams,
 
+  referenceLimitProblem(params: GenerateParams, count: number) {
+    return referenceLimitProblem(params.model, count, params.modelDeclaration);
+  },
+
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);
   },

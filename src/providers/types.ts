@@ -32,6 +32,15 @@ export function referenceImages(request: GenerateRequest): ReferenceImage[] {
   return request.references ?? (request.reference ? [request.reference] : []);
 }
 
+/**
+ * A request's reference fields for these images: one is `reference`, as every provider reads it;
+ * several are `references`, with the first also as `reference` for providers that take one image.
+ */
+export function referenceFields(images: ReferenceImage[]): Pick<GenerateRequest, 'reference' | 'references'> {
+  if (images.length === 0) return {};
+  return images.length === 1 ? { reference: images[0]! } : { reference: images[0]!, references: images };
+}
+
 export interface GenerateContext {
   signal: AbortSignal;
   /** Reports a retry so the reporters and the report can show it. */
@@ -82,6 +91,11 @@ export interface ImageProvider {
    * environment), so `plan` can say so; undefined when nothing is missing.
    */
   credentialProblem?(params: GenerateParams): GptError | undefined;
+  /**
+   * Why an edit with `count` input images (a style's references) is more than the model takes
+   * (E_TOO_MANY_REFERENCES, at validate time), or undefined.
+   */
+  referenceLimitProblem?(params: GenerateParams, count: number): { message: string; hint: string } | undefined;
   /** Estimated USD for one image with these parameters. */
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;
