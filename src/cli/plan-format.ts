@@ -1,5 +1,6 @@
 import type { Plan, PlannedNode } from '../graph/plan.js';
 import type { ResolvedManifest } from '../manifest/types.js';
+import { basisText } from '../graph/cost-estimate.js';
 import { formatUsd } from './format.js';
 
 export interface PlanFormatOptions {
@@ -68,7 +69,7 @@ function groupByAsset(nodes: PlannedNode[]): Map<string, PlannedNode[]> {
 }
 
 const stepName = (node: PlannedNode) => (node.target ? `render:${node.target}` : node.kind);
-const costOf = (node: PlannedNode) => (node.estimatedCostUsd > 0 ? ` ~${formatUsd(node.estimatedCostUsd)}` : '');
+const costOf = (node: PlannedNode) => (node.estimatedCostUsd > 0 ? ` ~${formatUsd(node.estimatedCostUsd)}${node.estimateBasis ? `, ${basisText(node.estimateBasis)}` : ''}` : '');
 
 function formatAsset(asset: string, nodes: PlannedNode[]): string {
   const running = nodes.filter((n) => n.action === 'run');

@@ -96,6 +96,13 @@ export interface ImageProvider {
    * (E_TOO_MANY_REFERENCES, at validate time), or undefined.
    */
   referenceLimitProblem?(params: GenerateParams, count: number): { message: string; hint: string } | undefined;
+  /**
+   * Token-priced providers: the USD of one image that reported this `usage`, at today's prices
+   * (plan estimates from the project's earlier images with it); undefined for a usage it cannot price.
+   */
+  costFromUsage?(params: GenerateParams, usage: Record<string, unknown>, pricing?: Record<string, unknown>): number | undefined;
+  /** Whether the manifest's `pricing:` sets this image's price (then estimates use it, not history). */
+  hasPriceOverride?(params: GenerateParams, pricing?: Record<string, unknown>): boolean;
   /** Estimated USD for one image with these parameters. */
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;
