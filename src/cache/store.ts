@@ -1,5 +1,5 @@
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir, stat, rename, rm, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hashBytes, hashFile } from './hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -61,6 +61,8 @@ export interface Store {
    * decides nodes one by one): a remote store fetches them side by side.
    */
   prefetch?(keys: string[]): Promise<void>;
+  /** Optional: every stored generate record (plan's cost estimates learn from their usage). */
+  generateRecords?(): Promise<StoredAction[]>;
 }
 
 /** The action index's file name, beside actions/ (gc deletes it whenever it removes records). */
@@ -222,6 +224,23 @@ export class LocalStore implements Store {
     } catch {
       return undefined;
     }
+  }
+
+  /** Every generate record under actions/, read only when a plan has generations to price. */
+  async generateRecords(): Promise<StoredAction[]> {
+    const root = path.join(this.dir, 'actions');
+    const files = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+    const records: StoredAction[] = [];
+    for (const file of files) {
+      if (!file.endsWith('.json')) continue;
+      try {
+        const record = JSON.parse(await readFile(path.join(root, file), 'utf8')) as ActionRecord;
+        if (record.version === 1 && record.kind === 'generate') records.push(summaryOf(record));
+      } catch {
+        // unreadable: not history
+      }
+    }
+    return records;
   }
 
   /** Verifies an object's bytes still hash to its name (used before restoring deliverables). */

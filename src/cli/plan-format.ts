@@ -1,5 +1,6 @@
 import type { Plan, PlannedNode } from '../graph/plan.js';
 import type { ResolvedManifest } from '../manifest/types.js';
+import { basisText } from '../graph/cost-estimate.js';
 import { formatUsd } from './format.js';
 
 export interface PlanFormatOptions {
@@ -69,7 +70,13 @@ function groupByAsset(nodes: PlannedNode[]): Map<string, PlannedNode[]> {
 }
 
 const stepName = (node: PlannedNode) => (node.target ? `render:${node.target}` : node.kind);
-const costOf = (node: PlannedNode) => (node.estimatedCostUsd > 0 ? ` ~${formatUsd(node.estimatedCostUsd)}` : '');
+const costOf = (node: PlannedNode, withBasis = true) =>
+  node.estimatedCostUsd > 0 ? ` ~${formatUsd(node.estimatedCostUsd)}${withBasis && node.estimateBasis ? `, ${basisText(node.estimateBasis)}` : ''}` : '';
+/** What the estimates of these nodes rest on, once: " (no history)", " (from 12 earlier images)". */
+const basisOf = (nodes: PlannedNode[]) => {
+  const texts = [...new Set(nodes.flatMap((n) => (n.estimatedCostUsd > 0 && n.estimateBasis ? [basisText(n.estimateBasis)] : [])))];
+  return texts.length > 0 ? ` (${texts.join('; ')})` : '';
+};
 
 function formatAsset(asset: string, nodes: PlannedNode[]): string {
   const running = nodes.filter((n) => n.action === 'run');
@@ -77,7 +84,7 @@ function formatAsset(asset: string, nodes: PlannedNode[]): string {
   const header = `${asset}${cost > 0 ? `  ~${formatUsd(cost)}` : ''}`;
   // A new asset: every step says "new asset"; one line says it all.
   if (running.length > 0 && running.length === nodes.length && running.every((n) => n.reasons.length === 1 && n.reasons[0] === 'new asset')) {
-    return `${header}\n  new asset: ${running.map((n) => `${stepName(n)}${costOf(n)}`).join(', ')}`;
+    return `${header}\n  new asset: ${running.map((n) => `${stepName(n)}${costOf(n, false)}`).join(', ')}${basisOf(running)}`;
   }
   const names = nodes.map((n) => `${stepName(n)}${costOf(n)}`);
   const width = Math.max(...names.map((n) => n.length));

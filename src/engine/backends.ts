@@ -18,6 +18,9 @@ export const builtinBackends: ManifestBackends = {
   async validateGenerate(params, where): Promise<Diagnostic[]> {
     return (await getProvider(params.provider)).validate?.(params, where) ?? [];
   },
+  async referenceLimitProblem(params, count) {
+    return (await getProvider(params.provider)).referenceLimitProblem?.(params, count);
+  },
   async modelCatalogs() {
     const catalogs = await Promise.all(catalogProviders().map((name) => getModelCatalog(name)));
     return catalogs.filter((catalog) => catalog !== undefined);

@@ -17,7 +17,7 @@ import { parseSize } from '../graph/keys.js';
 import { batched, FINAL_BATCH_STATUSES, INPUT_LOST, unansweredError, type BatchBackend, type BatchConnection, type RemoteBatch } from '../providers/batch-types.js';
 import { loadBatchBackend } from '../providers/batch-registry.js';
 import { sleep } from '../providers/retry.js';
-import { referenceImages, type GenerateRequest, type GenerateResult } from '../providers/types.js';
+import { referenceFields, referenceImages, type GenerateRequest, type GenerateResult, type ReferenceImage } from '../providers/types.js';
 import { GptError, toGptError } from '../util/errors.js';
 
 /**
@@ -387,11 +387,11 @@ export function batchJob(
   nodeId: string,
   asset: ResolvedAsset,
   call: { key: string; fingerprint: unknown; params: GenerateParams; meta: Record<string, unknown> },
-  reference: { assetId: string; image: Buffer } | undefined,
+  references: ReferenceImage[],
 ): BatchJob {
   const { width, height } = parseSize(call.params.size);
   return {
     nodeId, asset: asset.id, key: call.key, fingerprint: call.fingerprint, meta: call.meta,
-    request: { assetId: asset.id, prompt: asset.prompt, params: call.params, width, height, ...(reference ? { reference } : {}) },
+    request: { assetId: asset.id, prompt: asset.prompt, params: call.params, width, height, ...referenceFields(references) },
   };
 }

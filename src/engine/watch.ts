@@ -297,6 +297,7 @@ class Watcher implements WatchHandle {
 export function inputsOf(manifest: ResolvedManifest): string[] {
   const files = new Set(manifest.inputFiles);
   for (const asset of manifest.assets) if (asset.source) files.add(asset.source);
+  for (const style of manifest.styles.values()) for (const entry of style.references ?? []) if ('file' in entry) files.add(entry.file);
   for (const profile of manifest.profiles.values()) if (profile.kind === 'file') files.add(profile.path);
   return [...files];
 }

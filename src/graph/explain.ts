@@ -117,6 +117,38 @@ function referenceReasons(changes: Changes, field: 'reference' | 'whiteBalance',
   return [upstreamReason(context, field === 'reference' ? 'reference' : 'whiteBalance', `${name} "${now}" changed`)];
 }
 
+type ListedReference = { asset?: string; file?: string; image?: string };
+
+/** A generate fingerprint's references in order, whichever shape it has (one asset, or a list). */
+function listedReferences(fp: Fingerprint): ListedReference[] {
+  const list = fp['references'] as ListedReference[] | undefined;
+  if (Array.isArray(list)) return list;
+  const one = fp['reference'] as ListedReference | null | undefined;
+  return one ? [one] : [];
+}
+
+/** What changed in a style's reference list, entry by entry: added, removed, changed, reordered. */
+function referenceListReasons(changes: Changes, context: ExplainContext, previous: Fingerprint, current: Fingerprint): string[] {
+  if (take(changes, 'reference').size === 0 && take(changes, 'references').size === 0) return [];
+  const label = (entry: ListedReference) => (entry.file !== undefined ? `file ${entry.file}` : `"${entry.asset ?? '?'}"`);
+  const before = listedReferences(previous);
+  const after = listedReferences(current);
+  const beforeByLabel = new Map(before.map((entry) => [label(entry), entry]));
+  const afterLabels = new Set(after.map(label));
+  const reasons: string[] = [];
+  for (const entry of after) {
+    const was = beforeByLabel.get(label(entry));
+    if (!was) reasons.push(`style reference added: ${label(entry)}`);
+    else if (was.image !== entry.image) {
+      const text = `style reference ${label(entry)} changed`;
+      reasons.push(entry.file === undefined && after.length === 1 ? upstreamReason(context, 'reference', text) : text);
+    }
+  }
+  for (const entry of before) if (!afterLabels.has(label(entry))) reasons.push(`style reference removed: ${label(entry)}`);
+  if (reasons.length === 0) reasons.push(`style references reordered: ${before.map(label).join(', ')} → ${after.map(label).join(', ')}`);
+  return reasons;
+}
+
 const describeGenerate: Describer = (changes, context, previous, current) => {
   const reasons: string[] = [];
   const prompt = changes.get('prompt');
@@ -128,7 +160,8 @@ const describeGenerate: Describer = (changes, context, previous, current) => {
     if (change) reasons.push(`${field}: ${arrow(change)}`);
   }
   for (const [field, change] of take(changes, 'options')) reasons.push(`option ${field}: ${arrow(change)}`);
-  reasons.push(...referenceReasons(changes, 'reference', context, previous, current));
+  const listed = previous['references'] !== undefined || current['references'] !== undefined;
+  reasons.push(...(listed ? referenceListReasons(changes, context, previous, current) : referenceReasons(changes, 'reference', context, previous, current)));
   const version = stepVersionReason('generate', changes.get('version'));
   changes.delete('version');
   const tool = take(changes, 'tool');

@@ -1,4 +1,4 @@
-import type { ResolvedAsset, ResolvedManifest } from '../manifest/types.js';
+import type { ResolvedAsset, ResolvedManifest, StyleReference } from '../manifest/types.js';
 import type { Diagnostic } from '../util/errors.js';
 import { fail, ok, type Result } from '../util/result.js';
 
@@ -16,10 +16,17 @@ export interface GraphNode {
   kind: NodeKind;
   target?: string;
   inputs: string[];
-  /** Inputs that are another asset's image, by role. */
+  /** Inputs that are another asset's image, by role: the first of the style's reference assets. */
   referenceInput?: string;
+  /**
+   * Generate: the edit's input images in the order they are sent (the style's `reference:` less
+   * the asset itself): another asset's image node (also in `inputs`), or a file in the project.
+   */
+  references?: GenerateReference[];
   whiteBalanceInput?: string;
 }
+
+export type GenerateReference = { input: string } | { file: string };
 
 export interface BuildGraph {
   manifest: ResolvedManifest;
@@ -60,11 +67,7 @@ export function buildGraph(manifest: ResolvedManifest): Result<BuildGraph, Diagn
     } else {
       add({ id: nodeId.prompt(asset.id), asset: asset.id, kind: 'prompt', inputs: [] });
       const generate: GraphNode = { id: nodeId.generate(asset.id), asset: asset.id, kind: 'generate', inputs: [nodeId.prompt(asset.id)] };
-      const referenceAsset = style?.reference ? assets.get(style.reference) : undefined;
-      if (referenceAsset && referenceAsset.id !== asset.id) {
-        generate.referenceInput = imageNodeOf(referenceAsset);
-        generate.inputs.push(generate.referenceInput);
-      }
+      wireReferences(generate, asset, style?.references ?? [], assets);
       add(generate);
     }
     add({ id: nodeId.upscale(asset.id), asset: asset.id, kind: 'upscale', inputs: [imageNodeOf(asset)] });
@@ -105,6 +108,24 @@ export function buildGraph(manifest: ResolvedManifest): Result<BuildGraph, Diagn
     }
   }
   return ok({ manifest, nodes, order: sorted.value, dependents, assets });
+}
+
+/** The style's references of a generate node, in order, less the asset itself; each asset one input. */
+function wireReferences(generate: GraphNode, asset: ResolvedAsset, entries: StyleReference[], assets: Map<string, ResolvedAsset>): void {
+  const references: GenerateReference[] = [];
+  for (const entry of entries) {
+    if (!('asset' in entry)) {
+      references.push({ file: entry.file });
+      continue;
+    }
+    const referenceAsset = assets.get(entry.asset);
+    if (!referenceAsset || referenceAsset.id === asset.id) continue;
+    const input = imageNodeOf(referenceAsset);
+    generate.referenceInput ??= input;
+    if (!generate.inputs.includes(input)) generate.inputs.push(input);
+    references.push({ input });
+  }
+  if (references.length > 0) generate.references = references;
 }
 
 /** Depth-first topological sort; on a cycle, the error is the cycle's node path (first node repeated last). */

@@ -18,6 +18,8 @@ export type PromptFingerprint = { kind: 'prompt'; text: string };
 export type SourceFingerprint = { kind: 'source'; file: string; hash: string };
 /** Another asset's image a node takes in (style reference, white balance), by content hash. */
 export type AssetInput = { asset: string | undefined; image: string | undefined };
+/** One entry of a style's reference list: an asset's image or a project file, by content hash. */
+export type ReferenceEntry = AssetInput | { file: string; image: string };
 export type GenerateFingerprint = {
   kind: 'generate';
   version: number;
@@ -28,7 +30,10 @@ export type GenerateFingerprint = {
   seed: number | null;
   options: Record<string, unknown>;
   prompt: string;
+  /** The one reference asset of `reference: hero` (the shape keys had before reference lists). */
   reference: AssetInput | null;
+  /** A reference list of several images, or with a file: each entry in order, by content hash. */
+  references?: ReferenceEntry[];
   tool: Record<string, string>;
   /** Candidate K > 1 of an asset with variants (candidate 1 has none). */
   variant?: number;
@@ -163,7 +168,7 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
     case 'generate': {
       const params = await resolvedGenerateParams(asset, manifest);
       const provider = await getProvider(params.provider);
-      const referenceIndex = node.referenceInput ? node.inputs.indexOf(node.referenceInput) : -1;
+      const references = await referenceEntries(graph, node, inputHashes, env);
       return {
         kind: 'generate',
         version: STEP_VERSIONS.generate,
@@ -174,7 +179,9 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
         seed: params.seed ?? null,
         options: Object.fromEntries(Object.entries(params.options).filter(([name]) => !provider.transportOptions?.includes(name))),
         prompt: asset.prompt,
-        reference: referenceIndex >= 0 ? { asset: graph.nodes.get(node.referenceInput as string)?.asset, image: inputHashes[referenceIndex] } : null,
+        // One asset keeps the key it had before reference lists: no regeneration on upgrade.
+        reference: references.length === 1 && 'asset' in references[0]! ? references[0] : null,
+        ...(references.length > 1 || (references[0] && 'file' in references[0]) ? { references } : {}),
         tool: provider.fingerprint(params, { projectRoot: manifest.root }),
       };
     }
@@ -228,6 +235,19 @@ export async function fingerprintNode(graph: BuildGraph, node: GraphNode, inputH
       };
     }
   }
+}
+
+/** A generate node's references in order: an asset's image by its input's hash, a file by its content hash. */
+async function referenceEntries(graph: BuildGraph, node: GraphNode, inputHashes: string[], env: KeyEnv): Promise<ReferenceEntry[]> {
+  const entries: ReferenceEntry[] = [];
+  for (const reference of node.references ?? []) {
+    if ('file' in reference) {
+      entries.push({ file: projectRelative(env.manifest, reference.file), image: await env.files.hash(reference.file) });
+    } else {
+      entries.push({ asset: graph.nodes.get(reference.input)?.asset, image: inputHashes[node.inputs.indexOf(reference.input)] });
+    }
+  }
+  return entries;
 }
 
 /** Nodes whose output is only a function of their fingerprint and cheap to recompute. */

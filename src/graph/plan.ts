@@ -16,6 +16,7 @@ import { deliverableIntact, deliverablePath, projectPath, statDeliverables, type
 
 export { deliverableIntact, deliverablePath, projectPath };
 import { batched, BATCH_DISCOUNTS } from '../providers/batch-types.js';
+import { CostEstimator, type CostEstimate, type EstimateBasis } from './cost-estimate.js';
 
 export interface PlanEnv {
   store: Store;
@@ -86,6 +87,8 @@ export interface PlannedNode {
   /** The stored output's content hash, when the plan knows it (cached generate, upscale, render). */
   outputHash?: string;
   estimatedCostUsd: number;
+  /** What a generation's estimate rests on (token-priced models): earlier images, or none. */
+  estimateBasis?: EstimateBasis;
   /** Hands its input on unchanged (normalize without a white-balance reference): no work. */
   passThrough?: boolean;
   /** Cached on the shared remote cache, not in .gpt4k/ (a build downloads it). */
@@ -207,13 +210,16 @@ class PlanWalk {
   private readonly lazy = new Set<string>();
   private readonly decisions = new Map<string, { inputHashes: string[]; decision: NodeDecision }>();
   private readonly causes = new Map<string, Cause>();
+  private readonly costs: CostEstimator;
 
   constructor(
     private readonly graph: BuildGraph,
     private readonly env: PlanEnv,
     private readonly decided: Map<string, NodeDecision | undefined>,
     private readonly deliverableStats: Map<string, FileStat | null>,
-  ) {}
+  ) {
+    this.costs = new CostEstimator(env.store, graph.manifest);
+  }
 
   private contextFor(node: GraphNode): ExplainContext {
     return {
@@ -261,10 +267,15 @@ class PlanWalk {
       reasons,
       ...(decision ? { key: decision.key } : {}),
       ...(decision?.record ? { outputHash: decision.record.output.hash } : {}),
-      estimatedCostUsd: action === 'run' ? await estimatedCost(this.graph, node, decision) : 0,
+      ...(action === 'run' ? await this.estimate(node, decision) : { estimatedCostUsd: 0 }),
       ...(isPassThrough(this.graph, node) ? { passThrough: true } : {}),
       ...(cached && decision?.record && this.env.store.isRemote?.(decision.record.key) ? { remote: true as const } : {}),
     });
+  }
+
+  private async estimate(node: GraphNode, decision: NodeDecision | undefined): Promise<Pick<PlannedNode, 'estimatedCostUsd' | 'estimateBasis'>> {
+    const { usd, basis } = await estimatedCost(this.graph, node, decision, this.costs);
+    return { estimatedCostUsd: usd, ...(basis ? { estimateBasis: basis } : {}) };
   }
 
   /** A node found in the cache (or not stored): no reasons, but the cause it hands downstream. */
@@ -380,14 +391,12 @@ function storedFingerprint(state: BuildState, id: string): FingerprintFields | u
 }
 
 /** What running a node would cost: generations only, one call per missing candidate; a batched one at the batch price. */
-async function estimatedCost(graph: BuildGraph, node: GraphNode, decision: NodeDecision | undefined): Promise<number> {
-  if (node.kind !== 'generate') return 0;
+async function estimatedCost(graph: BuildGraph, node: GraphNode, decision: NodeDecision | undefined, costs: CostEstimator): Promise<CostEstimate> {
+  if (node.kind !== 'generate') return { usd: 0 };
   const asset = graph.assets.get(node.asset);
-  if (!asset) return 0;
+  if (!asset) return { usd: 0 };
   const params = await resolvedGenerateParams(asset, graph.manifest);
-  const calls = decision?.variants?.missing.length ?? asset.variants ?? 1;
-  const discount = batched(params) ? (BATCH_DISCOUNTS[params.provider] ?? 1) : 1;
-  return calls * discount * (await getProvider(params.provider)).estimateCostUsd(params, graph.manifest.pricing);
+  return costs.estimate(params, decision?.variants?.missing.length ?? asset.variants ?? 1);
 }
 
 /** Hashes (or finds unchanged by stat) every file the selected nodes' keys read, concurrently. */
@@ -399,6 +408,8 @@ async function hashInputFiles(graph: BuildGraph, files: FileHashes, selected: Se
     if (node.kind === 'source') {
       const source = graph.assets.get(node.asset)?.source;
       if (source) wanted.add(source);
+    } else if (node.kind === 'generate') {
+      for (const reference of node.references ?? []) if ('file' in reference) wanted.add(reference.file);
     } else if (node.kind === 'render') {
       const target = graph.manifest.targets.get(node.target as string);
       const ref = target ? profileRefFor(graph.manifest, target.color.profile) : undefined;

@@ -142,7 +142,7 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   if (raw.style !== undefined && !style) checkStyleName(raw.style, scope.styles, valueAt('style'), diagnostics);
 
   let sourceFile: string | undefined;
-  if (raw.source !== undefined) sourceFile = resolveSourceImage(raw.source, scope.root, valueAt('source'), diagnostics);
+  if (raw.source !== undefined) sourceFile = resolveProjectImage(raw.source, scope.root, valueAt('source'), diagnostics);
 
   const compiled = compilePrompt(raw.prompt as PromptSpec | undefined);
   const ownPrompt = compiled.text;
@@ -197,15 +197,18 @@ export function resolveAsset(entry: AssetEntry, scope: AssetScope): ResolvedAsse
   return asset;
 }
 
-/** A source image must exist and lie inside the project (its bytes end up in out/). */
-function resolveSourceImage(value: string, root: string, at: Located, diagnostics: Diagnostics): string | undefined {
+/**
+ * A source image (or a style's reference file) must exist and lie inside the project (its bytes
+ * end up in out/, or go to a provider).
+ */
+export function resolveProjectImage(value: string, root: string, at: Located, diagnostics: Diagnostics, what = 'source'): string | undefined {
   const file = path.resolve(root, value);
   if (!isInside(root, file) || !staysInsideOnDisk(root, file)) {
-    diagnostics.error('E_PATH_ESCAPE', `source ${quote(value)} is outside the project directory${isInside(root, file) ? ' (through a symlink)' : ''}`, at, `keep source images under ${root}`);
+    diagnostics.error('E_PATH_ESCAPE', `${what} ${quote(value)} is outside the project directory${isInside(root, file) ? ' (through a symlink)' : ''}`, at, `keep ${what} images under ${root}`);
     return undefined;
   }
   if (!isFile(file)) {
-    diagnostics.error('E_MISSING_FILE', `source image ${quote(value)} does not exist`, at, `looked for ${file}`);
+    diagnostics.error('E_MISSING_FILE', `${what === 'source' ? 'source image' : what} ${quote(value)} does not exist`, at, `looked for ${file}`);
     return undefined;
   }
   return file;

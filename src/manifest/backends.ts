@@ -18,6 +18,8 @@ export interface ManifestBackends {
    * positions come from `at`, or for a problem with one value from where it was written.
    */
   validateGenerate(params: GenerateParams, where: GenerateCheckContext): Promise<Diagnostic[]>;
+  /** What is wrong with sending `count` reference images with `params` (the model's limit), if anything. */
+  referenceLimitProblem(params: GenerateParams, count: number): Promise<{ message: string; hint: string } | undefined>;
   /** Every provider's model table, in listing order (loaded without the providers' SDKs). */
   modelCatalogs(): Promise<ModelCatalog[]>;
 }

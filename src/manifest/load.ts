@@ -14,7 +14,7 @@ import { ParseCache } from './parse-cache.js';
 import type { RawBatchEntry, RawCatalogInclude, RawManifest } from './raw.js';
 import { didYouMean } from './suggest.js';
 import { quote, schemaStamp, validateSchema } from './schema.js';
-import { checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
+import { checkReferenceLimits, checkStyleCycles, checkStyleLinks, resolveStyles } from './styles.js';
 import { resolveTargets } from './targets.js';
 
 export interface LoadOptions {
@@ -54,7 +54,7 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
   const profiles = resolveProfiles(raw.profiles ?? {}, root, source, diagnostics);
   const targets = resolveTargets(raw.targets ?? {}, profiles, source, diagnostics);
   const targetIds = [...targets.keys()];
-  const styles = resolveStyles(raw.styles ?? {}, source);
+  const styles = resolveStyles(raw.styles ?? {}, source, root, diagnostics);
 
   const defaults = raw.defaults ?? {};
   checkBackends(defaults.generate, defaults.upscale, source, ['defaults'], diagnostics, options.backends);
@@ -93,6 +93,10 @@ export async function loadManifest(file: string, options: LoadOptions): Promise<
 
   attachDeclarations(assets, declaredModels);
   if (diagnostics.errors.length === 0) await checkProviderParams(assets, { root, backends: options.backends }, diagnostics);
+  if (diagnostics.errors.length === 0) {
+    const backends = options.backends;
+    await checkReferenceLimits(assets, styles, source, diagnostics, (params, count) => backends.referenceLimitProblem(params, count));
+  }
 
   if (diagnostics.errors.length > 0 || !outputDir) return fail(done());
   return ok({

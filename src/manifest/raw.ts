@@ -97,7 +97,7 @@ export interface RawMode {
 
 export interface RawStyle {
   prefix?: string;
-  reference?: string;
+  reference?: string | string[];
   whiteBalance?: string;
   normalize?: RawNormalize;
 }

@@ -100,10 +100,19 @@ export interface UpscaleParams {
   fallback?: string;
 }
 
+/** One entry of a style's `reference:`: another asset's image, or an image file in the project. */
+export type StyleReference = { asset: string } | { file: string; given: string };
+
 export interface ResolvedStyle {
   id: string;
   prefix: string;
-  reference?: string; // asset id
+  /** `reference: hero` as written (one asset id); a list sets only `references`. */
+  reference?: string;
+  /**
+   * The edit's input images, in order: `reference: hero` is one asset entry; a list may mix
+   * asset ids and image files in the project (absolute `file`).
+   */
+  references?: StyleReference[];
   whiteBalance?: string; // asset id
   /** Packshot cleanup for the style's assets (an asset's own `normalize:` wins). */
   normalize?: NormalizeParams;

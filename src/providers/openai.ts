@@ -23,7 +23,7 @@ import { GptError } from '../util/errors.js';
 import { AUTO_FROM_TARGETS, chooseSizeForAspect, referenceLimitProblem, validateOpenAiParams } from './openai-models.js';
 import { OPENAI_TRANSPORT_OPTIONS } from './openai-models.js';
 import { SDK_QUALITIES, type SdkQuality } from './openai-model-table.js';
-import { estimateOpenAiCost, openAiActualCost, type ImageUsage } from './pricing.js';
+import { estimateOpenAiCost, openAiActualCost, openAiEstimateBasis, type ImageUsage } from './pricing.js';
 import { cancelled, parseRetryAfter, ProviderError, retrySettings, withRetry } from './retry.js';
 import { referenceImages, type ReferenceImage, type GenerateContext, type GenerateRequest, type GenerateResult, type ImageProvider } from './types.js';
 
@@ -40,6 +40,10 @@ export const openaiProvider: ImageProvider = {
 
   validate: (params, { at, fieldAt }) => validateOpenAiParams(params, at, fieldAt),
 
+  referenceLimitProblem(params: GenerateParams, count: number) {
+    return referenceLimitProblem(params.model, count, params.modelDeclaration);
+  },
+
   sizeForAspect(params: GenerateParams, aspect: number): string {
     return chooseSizeForAspect(params.model, aspect, params.modelDeclaration);
   },
@@ -50,6 +54,14 @@ export const openaiProvider: ImageProvider = {
 
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number {
     return estimateOpenAiCost(params, pricing);
+  },
+
+  costFromUsage(params: GenerateParams, usage: Record<string, unknown>, pricing?: Record<string, unknown>): number | undefined {
+    return typeof usage['output_tokens'] === 'number' ? openAiActualCost(params, usage as ImageUsage, pricing) : undefined;
+  },
+
+  hasPriceOverride(params: GenerateParams, pricing?: Record<string, unknown>): boolean {
+    return openAiEstimateBasis(params, pricing) === 'override';
   },
 
   generate: generateWithOpenAi,

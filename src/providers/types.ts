@@ -34,6 +34,15 @@ export function referenceImages(request: GenerateRequest): ReferenceImage[] {
 }
 
 /**
+ * A request's reference fields for these images: one is `reference`, as every provider reads it;
+ * several are `references`, with the first also as `reference` for providers that take one image.
+ */
+export function referenceFields(images: ReferenceImage[]): Pick<GenerateRequest, 'reference' | 'references'> {
+  if (images.length === 0) return {};
+  return images.length === 1 ? { reference: images[0]! } : { reference: images[0]!, references: images };
+}
+
+/**
  * Where the project is. Providers resolve the files the manifest names (a ComfyUI workflow)
  * against `projectRoot`, which never enters a cache key, so moving the project rebuilds nothing.
  */
@@ -95,6 +104,18 @@ export interface ImageProvider {
    * environment), so `plan` can say so; undefined when nothing is missing.
    */
   credentialProblem?(params: GenerateParams): GptError | undefined;
+  /**
+   * Why an edit with `count` input images (a style's references) is more than the model takes
+   * (E_TOO_MANY_REFERENCES, at validate time), or undefined.
+   */
+  referenceLimitProblem?(params: GenerateParams, count: number): { message: string; hint: string } | undefined;
+  /**
+   * Token-priced providers: the USD of one image that reported this `usage`, at today's prices
+   * (plan estimates from the project's earlier images with it); undefined for a usage it cannot price.
+   */
+  costFromUsage?(params: GenerateParams, usage: Record<string, unknown>, pricing?: Record<string, unknown>): number | undefined;
+  /** Whether the manifest's `pricing:` sets this image's price (then estimates use it, not history). */
+  hasPriceOverride?(params: GenerateParams, pricing?: Record<string, unknown>): boolean;
   /** Estimated USD for one image with these parameters. */
   estimateCostUsd(params: GenerateParams, pricing?: Record<string, unknown>): number;
   generate(request: GenerateRequest, context: GenerateContext): Promise<GenerateResult>;

@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { resolvedGenerateParams } from '../../graph/keys.js';
 import type { GenerateParams } from '../../manifest/types.js';
 import { getProvider } from '../../providers/registry.js';
-import type { GenerateResult, ImageProvider } from '../../providers/types.js';
+import type { GenerateResult, ImageProvider, ReferenceImage } from '../../providers/types.js';
 import { ExitCode, GptError, toGptError } from '../../util/errors.js';
 import { fail, ok, type Result } from '../../util/result.js';
 import { BatchPending, batchJob } from '../batch-scheduler.js';
@@ -25,7 +27,8 @@ interface Generation {
   services: ExecutionServices;
   params: GenerateParams;
   provider: ImageProvider;
-  reference: { assetId: string; image: Buffer } | undefined;
+  /** The edit's input images in order (the style's references); none for a plain generation. */
+  references: ReferenceImage[];
   variants: CandidateSet;
   /** Retries reported so far (by onRetry), across candidates. */
   retries: number;
@@ -50,14 +53,18 @@ export const generateExecution: Execution = {
     if (services.frozen && provider.remote) {
       return fail({ status: 'failed', error: new GptError('E_FROZEN', `--frozen: "${job.asset.id}" would need a ${params.provider} call`, { exitCode: ExitCode.policy }) });
     }
-    let reference: Generation['reference'];
-    if (job.node.referenceInput) {
-      const encoded = await services.encodedImage(job.node.referenceInput);
+    const references: ReferenceImage[] = [];
+    for (const reference of job.node.references ?? []) {
+      if ('file' in reference) {
+        references.push(await referenceFile(reference.file));
+        continue;
+      }
+      const encoded = await services.encodedImage(reference.input);
       if (!encoded.ok) return fail(upstream(encoded.error));
-      reference = encoded.value;
+      references.push(encoded.value);
     }
     const variants = job.decision.variants ?? { candidates: [{ index: 1, key: job.decision.key }], pick: 1, missing: [1] };
-    const generation: Generation = { job, services, params, provider, reference, variants, retries: 0, announced: false };
+    const generation: Generation = { job, services, params, provider, references, variants, retries: 0, announced: false };
     const calls = await Promise.all(variants.missing.map((index) => makeCandidate(generation, index)));
     const made = calls.flatMap((c) => (c.ok ? [c.value] : []));
     // A refusal says more than a candidate still waiting in a batch.
@@ -70,6 +77,14 @@ export const generateExecution: Execution = {
     return ok(pickedResult(generation, made));
   },
 };
+
+const CONTENT_TYPES: Record<string, ReferenceImage['contentType']> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };
+
+/** A style's reference file, sent as it is (named by its file name, typed by its extension). */
+async function referenceFile(file: string): Promise<ReferenceImage> {
+  const contentType = CONTENT_TYPES[path.extname(file).toLowerCase()];
+  return { assetId: path.parse(file).name, image: await readFile(file), ...(contentType ? { contentType } : {}) };
+}
 
 const sum = (made: Made[], field: 'requests' | 'retries' | 'costUsd') => made.reduce((n, m) => n + m[field], 0);
 
@@ -153,7 +168,7 @@ async function sendInBatch(generation: Generation, call: Awaited<ReturnType<type
   const { job, services } = generation;
   announce(generation);
   try {
-    return ok(await services.batches.generate(batchJob(job.node.id, job.asset, call, generation.reference)));
+    return ok(await services.batches.generate(batchJob(job.node.id, job.asset, call, generation.references)));
   } catch (err) {
     if (err instanceof BatchPending) return fail({ status: 'pending', reason: err.message });
     throw err;
@@ -169,7 +184,7 @@ async function send(generation: Generation, params: GenerateParams): Promise<Sen
   announce(generation);
   try {
     return ok(
-      await (await services.steps()).runGenerate(job.asset, params, generation.reference, {
+      await (await services.steps()).runGenerate(job.asset, params, generation.references, {
         // A request already sent is paid for: cancelling the build (Ctrl-C, --fail-fast)
         // lets it finish and stores the image; only requests not yet sent are dropped.
         signal: services.requestSignal,
