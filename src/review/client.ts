@@ -169,6 +169,12 @@ export const CLIENT_JS = String.raw`'use strict';
 
   var events = new EventSource('/events');
   events.addEventListener('update', function () { refresh(); });
+  // On (re)connecting, the server says which cycle it is at: a build that finished between this
+  // page's render and the connection sent its update to nobody, so catch up now.
+  events.addEventListener('hello', function (event) {
+    var main = root.querySelector('.review-main');
+    if (!main || main.dataset.cycle !== event.data) refresh();
+  });
   window.addEventListener('resize', function () { root.querySelectorAll('.viewer[data-proof]').forEach(draw); });
   setup();
 })();

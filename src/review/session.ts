@@ -188,8 +188,15 @@ export async function startReview(manifestFile: string, options: ReviewOptions =
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     onEvent: (event) => {
-      options.onEvent?.(event);
-      queue = queue.then(() => session.onWatch(event)).catch((err: unknown) => options.onEvent?.({ type: 'error', error: toGptError(err) }));
+      // A cycle is reported done once its proofs are made and the pages told, so "the page is up
+      // to date" is true when it is printed; other events are passed on at once.
+      if (event.type !== 'cycle-done') options.onEvent?.(event);
+      queue = queue
+        .then(() => session.onWatch(event))
+        .catch((err: unknown) => options.onEvent?.({ type: 'error', error: toGptError(err) }))
+        .then(() => {
+          if (event.type === 'cycle-done') options.onEvent?.(event);
+        });
     },
   });
   const closed = session.watcher.closed.then(() => queue).then(() => session.server.close());
