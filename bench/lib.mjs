@@ -10,8 +10,8 @@ import YAML from 'yaml';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'bin', 'gpt4k.js');
-export const SHARED_PROFILES = path.resolve(ROOT, '..', 'shared', 'profiles');
-export const FOGRA39 = path.join(SHARED_PROFILES, 'FOGRA39L_coated.icc');
+/** The press profile gpt4k ships as its built-in fogra39 (icc/): a clone needs nothing beside it. */
+export const FOGRA39 = path.join(ROOT, 'icc', 'FOGRA39L_coated.icc');
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
 export const median = (values) => {

@@ -7,6 +7,7 @@
 import type { DeclaredModel } from '../manifest/types.js';
 import { declaredGeminiSpec, GEMINI_MODELS, geminiModelSpec, type GeminiModelSpec } from './gemini-models.js';
 import { GEMINI_PRICES_CHECKED, geminiPricesFor } from './gemini-pricing.js';
+import { declaredPrice, knownModelWarning } from './catalog-common.js';
 import type { DeclarationProblem, ModelCatalog, ModelInfo } from './types.js';
 
 export const geminiCatalog: ModelCatalog = {
@@ -33,15 +34,7 @@ function checkDeclaration(model: DeclaredModel): DeclarationProblem[] {
     });
   }
   const known = geminiModelSpec(model.id);
-  if (known) {
-    problems.push({
-      field: [],
-      code: 'W_MODEL_KNOWN',
-      message: `gpt4k's table knows "${model.id}" (checked ${known.checked}); the declaration replaces what it says`,
-      hint: 'remove the declaration to use the table, or keep it if the table is out of date',
-      severity: 'warning',
-    });
-  }
+  if (known) problems.push(knownModelWarning(model.id, known.checked));
   return problems;
 }
 
@@ -50,7 +43,7 @@ function declaredInfo(model: DeclaredModel): ModelInfo {
   const like = model.like ?? geminiModelSpec(model.id)?.id ?? GEMINI_MODELS[1]?.id;
   return {
     ...infoOf(spec, model.id, model),
-    ...(model.price !== undefined ? { price: { basis: 'declared' as const, summary: typeof model.price === 'number' ? `$${model.price} per image (declared)` : `as declared: ${JSON.stringify(model.price)}` } } : {}),
+    ...(model.price !== undefined ? { price: { basis: 'declared' as const, summary: declaredPrice(model.price) } } : {}),
     status: 'declared',
     checked: '-',
     declared: true,

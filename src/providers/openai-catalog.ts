@@ -8,6 +8,7 @@ import type { DeclaredModel } from '../manifest/types.js';
 import { OPENAI_MODELS, SDK_QUALITIES, type OpenAiModelSpec } from './openai-model-table.js';
 import { openAiModelSpec, resolveOpenAiModel } from './openai-models.js';
 import { OPENAI_PRICES, PRICES_CHECKED } from './pricing.js';
+import { declaredPrice, knownModelWarning } from './catalog-common.js';
 import type { DeclarationProblem, ModelCatalog, ModelInfo } from './types.js';
 
 export const openAiCatalog: ModelCatalog = {
@@ -34,15 +35,7 @@ function checkDeclaration(model: DeclaredModel): DeclarationProblem[] {
     });
   });
   const known = openAiModelSpec(model.id);
-  if (known) {
-    problems.push({
-      field: [],
-      code: 'W_MODEL_KNOWN',
-      message: `gpt4k's table knows "${model.id}" (checked ${known.checked}); the declaration replaces what it says`,
-      hint: 'remove the declaration to use the table, or keep it if the table is out of date',
-      severity: 'warning',
-    });
-  }
+  if (known) problems.push(knownModelWarning(model.id, known.checked));
   return problems;
 }
 
@@ -99,7 +92,3 @@ function priceOf(id: string): ModelInfo['price'] {
   return { basis: 'tokens', summary: `$${t.textInput} text in, $${t.imageInput} image in, $${t.imageOutput} image out per 1M tokens; ${estimate} (checked ${PRICES_CHECKED})` };
 }
 
-function declaredPrice(price: NonNullable<DeclaredModel['price']>): string {
-  if (typeof price === 'number') return `$${price} per image (declared)`;
-  return `per quality as declared: ${JSON.stringify(price)}`;
-}
