@@ -22,6 +22,7 @@ const BENCHES = {
   remote: './remote.bench.mjs',
   realesrgan: './realesrgan.bench.mjs',
   scale: './scale.bench.mjs',
+  watch: './watch.bench.mjs',
 };
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('-'));
