@@ -6,11 +6,11 @@
 // one-shot `gpt4k build -q` process, and `node -e 0`. Then the same for a `source:` image edit.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CLI, fmtMs, gpt4k, median, readReport, result, run, tempDir, writeManifest } from './lib.mjs';
+import { CLI, ROOT, fmtMs, gpt4k, median, readReport, result, run, tempDir, writeManifest } from './lib.mjs';
 import { manifest as noopManifest } from './noop.bench.mjs';
 
 const ASSETS = 1000;
@@ -45,8 +45,8 @@ function editPrompt(dir, id, n) {
 }
 
 /** A `gpt4k watch --json` process: its JSON lines, each stamped with when it arrived. */
-function startWatch(dir) {
-  const child = spawn(process.execPath, [CLI, 'watch', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+function startWatch(dir, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'watch', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const events = [];
   const waiters = [];
   let buffered = '';
@@ -94,6 +94,7 @@ async function timedEdit(w, edit, asset) {
   const started = w.next(isWatch('cycle-start'));
   const done = w.next(isWatch('cycle-done'));
   const t0 = performance.now();
+  const hr0 = process.hrtime.bigint();
   await edit();
   const start = await started;
   const end = await done;
@@ -112,6 +113,8 @@ async function timedEdit(w, edit, asset) {
     steps: steps.map((e) => `${e.node.kind} ${Math.round(e.ms)}`).join(', '),
     others,
     rebuilt: end.event.rebuilt?.length ?? 0,
+    // CLOCK_MONOTONIC in microseconds, the clock of a V8 CPU profile's sample times.
+    window: [Number(hr0 / 1000n), Number(hr0 / 1000n) + Math.round((end.at - t0) * 1000)],
   };
 }
 
@@ -131,6 +134,112 @@ async function oneShot(dir, edit, asset) {
   const report = readReport(dir);
   const own = report.assets.find((a) => a.id === asset)?.steps.filter((s) => s.status === 'built').reduce((sum, s) => sum + s.ms, 0) ?? 0;
   return { totalMs: out.ms, ownMs: own, overheadMs: out.ms - own, built: report.summary.built };
+}
+
+/**
+ * Where a watch cycle's time goes: a `gpt4k watch --json --cpu-prof` process through `edits`
+ * prompt edits; of the samples inside the edit windows (save to cycle done), the time by gpt4k
+ * module and package (inclusive: a sample counts once for every module on its stack) and the
+ * functions with the most self time.
+ */
+async function profileCycles(dir, edits) {
+  const profDir = path.join(dir, 'prof');
+  const w = startWatch(dir, ['--cpu-prof', '--cpu-prof-dir', profDir]);
+  const windows = [];
+  try {
+    await w.next(isWatch('cycle-done'));
+    await settle(w);
+    for (let i = 1; i <= edits; i++) {
+      const asset = `a${String(500 + i * 29).padStart(4, '0')}`;
+      windows.push((await timedEdit(w, () => editPrompt(dir, asset, 200 + i), asset)).window);
+      await settle(w, 500);
+    }
+  } finally {
+    w.child.kill('SIGINT');
+    await w.exited;
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  const prof = JSON.parse(readFileSync(path.join(profDir, file), 'utf8'));
+  rmSync(profDir, { recursive: true, force: true });
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const group = (url) => {
+    const dist = /\/dist\/(.+)\.js$/.exec(url);
+    if (dist && !url.includes('node_modules')) return `${dist[1]}.js`;
+    const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    return nm ? `package ${nm[1]}` : null;
+  };
+  const inclusive = new Map();
+  const self = new Map();
+  let total = 0;
+  let idle = 0;
+  let gc = 0;
+  let t = prof.startTime;
+  prof.samples.forEach((id, i) => {
+    const dt = prof.timeDeltas[i] ?? 0;
+    t += dt;
+    if (!windows.some(([a, b]) => t >= a && t <= b)) return;
+    total += dt;
+    const frame = byId.get(id).callFrame;
+    if (frame.functionName === '(idle)') idle += dt;
+    if (frame.functionName === '(garbage collector)') gc += dt;
+    const name = `${frame.functionName || '(anonymous)'} ${frame.url ? `${path.basename(frame.url)}:${frame.lineNumber + 1}` : ''}`.trim();
+    self.set(name, (self.get(name) ?? 0) + dt);
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const g = group(byId.get(cur).callFrame.url);
+      if (g && !seen.has(g)) {
+        seen.add(g);
+        inclusive.set(g, (inclusive.get(g) ?? 0) + dt);
+      }
+    }
+  });
+  const per = (us) => fmtMs(us / 1000 / edits);
+  const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k} ${per(v)}`).join(', ');
+  return `CPU profile of ${edits} prompt-edit cycles (node --cpu-prof on the watch process, samples from save to cycle done only), per cycle: ` +
+    `${per(total)} sampled, ${per(idle)} idle (waiting on fs, timers, the debounce), ${per(gc)} GC. ` +
+    `Inclusive by module: ${top(inclusive, 18)}. Most self time: ${top(self, 12)}.`;
+}
+
+/**
+ * The phases of a watch cycle after a prompt edit, in one process through the programmatic API
+ * (what engine/watch.ts runs per cycle: reload the manifest, then build() with skipGenerate),
+ * split at the build's own events: median ms per phase over `edits` edits.
+ */
+const PHASES = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const { loadManifest } = await import(${JSON.stringify(path.join(ROOT, 'dist/engine/backends.js'))});
+const { build } = await import(${JSON.stringify(path.join(ROOT, 'dist/engine/build.js'))});
+const file = 'assets.pipeline.yaml';
+const rows = [];
+for (let i = 0; i < Number(process.argv[1]); i++) {
+  const idx = 600 + i * 17;
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace(new RegExp('Benchmark asset number ' + idx + '(?: edit \\\\d+)?,'), 'Benchmark asset number ' + idx + ' edit ' + (300 + i) + ','));
+  const t0 = performance.now();
+  const loaded = await loadManifest(file, { cwd: process.cwd() });
+  const t1 = performance.now();
+  let planned = t1, firstStart, lastDone, done;
+  await build(loaded.value, { skipGenerate: () => undefined, onEvent: (e) => {
+    const now = performance.now();
+    if (e.type === 'build-start') planned = now;
+    if (e.type === 'node-start') firstStart ??= now;
+    if (e.type === 'node-done') lastDone = now;
+    if (e.type === 'build-done') done = now;
+  } });
+  const t2 = performance.now();
+  rows.push({ 'reload + validate the manifest': t1 - t0, 'graph, lock, open cache, plan all nodes': planned - t1,
+    'executor: walk to the first step to run': firstStart - planned, 'the asset\\'s steps': lastDone - firstStart,
+    'state, lock file, JSON report, contact sheet': done - lastDone, 'release': t2 - done, total: t2 - t0 });
+}
+console.log(JSON.stringify(rows));
+`;
+
+async function phases(dir, edits) {
+  const out = await run(process.execPath, ['--input-type=module', '-e', PHASES, String(edits)], { cwd: dir });
+  const rows = JSON.parse(out.stdout.trim().split('\n').pop());
+  return Object.keys(rows[0]).map((k) => [k, median(rows.map((row) => row[k]))]);
 }
 
 const ms = (list, key) => median(list.map((x) => x[key]));
@@ -195,6 +304,21 @@ export async function bench() {
   for (let i = 0; i < EDITS; i++) node.push((await run(process.execPath, ['-e', '0'])).ms);
   load.push(os.loadavg()[0]);
   const nodeMs = median(node);
+  try {
+    const split = await phases(dir, 7);
+    const text = `Phases of a prompt-edit cycle in one process (the programmatic API, as engine/watch.ts runs a cycle; median of 7): ${split.map(([k, v]) => `${k} ${fmtMs(v)}`).join('; ')}.`;
+    console.log(`  ${text}`);
+    r.note(text);
+  } catch (err) {
+    r.note(`phase split unavailable: ${String(err.message).split('\n')[0]}`);
+  }
+  try {
+    const text = await profileCycles(dir, 5);
+    console.log(`  ${text}`);
+    r.note(text);
+  } catch (err) {
+    r.note(`CPU profile unavailable: ${String(err.message).split('\n')[0]}`);
+  }
   r.row(`peer: one-shot gpt4k build -q after the same prompt edit (median of ${EDITS})`, fmtMs(ms(peer, 'totalMs')), `own work ${fmtMs(ms(peer, 'ownMs'))}, overhead ${fmtMs(ms(peer, 'overheadMs'))}; runs: ${runsOf(peer, 'totalMs')} ms`);
   r.row(`peer: one-shot gpt4k build -q after the same source edit (median of ${EDITS})`, fmtMs(ms(peerSource, 'totalMs')), `own work ${fmtMs(ms(peerSource, 'ownMs'))}, overhead ${fmtMs(ms(peerSource, 'overheadMs'))}; runs: ${runsOf(peerSource, 'totalMs')} ms`);
   r.row(`peer: node -e 0 (median of ${EDITS})`, fmtMs(nodeMs), `watch prompt edit, save to done / node -e 0: ${(ms(prompt, 'totalMs') / nodeMs).toFixed(1)}x`);

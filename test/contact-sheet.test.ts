@@ -308,6 +308,43 @@ describe('writeContactSheet', () => {
     expect(existsSync(path.join(out, '.thumbs', 'mug', 'uhd.jpg'))).toBe(true);
   });
 
+  it('removes the thumbnail of an output replaced by another, though the count of thumbnails stays the same', async () => {
+    // As many outputs as before, one asset renamed (mug -> cup): the index changes by a key, not
+    // only by an entry, so mug's thumbnail must go (a skip keyed on the count would keep it).
+    await writeContactSheet(makeReport(), { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(existsSync(path.join(out, '.thumbs', 'mug', 'uhd.jpg'))).toBe(true);
+    await mkdir(path.join(out, 'cup'), { recursive: true });
+    await sharp(scene(960, 540, '#aab4c0', '#303a48', 'cup')).png().toFile(path.join(out, 'cup', 'uhd.png'));
+    const renamed = makeReport();
+    const mug = renamed.assets.find((a) => a.id === 'mug')!;
+    mug.id = 'cup';
+    mug.outputs = mug.outputs.map((o) => ({ ...o, path: 'out/cup/uhd.png' }));
+    await writeContactSheet(renamed, { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(existsSync(path.join(out, '.thumbs', 'cup', 'uhd.jpg'))).toBe(true);
+    expect(existsSync(path.join(out, '.thumbs', 'mug'))).toBe(false);
+    const index = JSON.parse(await readFile(path.join(out, '.thumbs', 'index.json'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(index.entries).sort()).toEqual(['cup/uhd.jpg', 'hero/a3.jpg', 'hero/uhd.jpg']);
+
+    // One deliverable remade in place (a watch rebuild of one asset): its thumbnail is new, every
+    // other one stays, the index still lists them all and the page shows the new one.
+    const heroA3 = (await stat(path.join(out, '.thumbs', 'hero', 'a3.jpg'))).mtimeMs;
+    const cupBefore = await readFile(path.join(out, '.thumbs', 'cup', 'uhd.jpg'));
+    await new Promise((r) => setTimeout(r, 30));
+    await sharp(scene(960, 540, '#20a040', '#104020', 'cup v2')).png().toFile(path.join(out, 'cup', 'uhd.png'));
+    const result = await writeContactSheet(renamed, { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(result.thumbnails).toBe(3);
+    expect((await readFile(path.join(out, '.thumbs', 'cup', 'uhd.jpg'))).equals(cupBefore)).toBe(false);
+    expect((await stat(path.join(out, '.thumbs', 'hero', 'a3.jpg'))).mtimeMs).toBe(heroA3);
+    const after = JSON.parse(await readFile(path.join(out, '.thumbs', 'index.json'), 'utf8')) as { entries: Record<string, { size: number }> };
+    expect(Object.keys(after.entries).sort()).toEqual(['cup/uhd.jpg', 'hero/a3.jpg', 'hero/uhd.jpg']);
+    expect(after.entries['cup/uhd.jpg']!.size).toBe((await stat(path.join(out, 'cup', 'uhd.png'))).size);
+    expect(await readFile(path.join(out, 'report.html'), 'utf8')).toContain('.thumbs/cup/uhd.jpg');
+
+    await rm(path.join(out, 'cup'), { recursive: true, force: true });
+    await writeContactSheet(makeReport(), { root, outputDir: out, manifestName: 'assets.pipeline.yaml' });
+    expect(existsSync(path.join(out, '.thumbs', 'cup'))).toBe(false);
+  });
+
   it('marks a missing deliverable instead of linking to nothing', async () => {
     const report = makeReport();
     report.assets[0]!.outputs.push({ ...report.assets[0]!.outputs[1]!, target: 'web', path: 'out/hero/web.png' });

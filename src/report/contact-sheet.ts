@@ -134,9 +134,11 @@ export async function writeContactSheet(
   const sortedEntries = Object.fromEntries(Object.entries(next.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const indexText = `${JSON.stringify({ recipe: next.recipe, entries: sortedEntries }, null, 2)}\n`;
   if (indexText !== previous.text) await writeFileAtomic(path.join(thumbsDir, THUMB_INDEX), indexText);
-  // An unchanged index means the same thumbnails as last time (and no write of one was cut
-  // short, or it would be remade now): nothing to remove, so the folder is not walked.
-  if (indexText !== previous.text) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
+  // The same thumbnails as last time (an unchanged index, or the same keys with one remade: a
+  // watch rebuild of one asset) leave nothing to remove, so the folder (a sub-folder per asset:
+  // 1,000 reads for 1,000 assets) is not walked. A write cut short left only a temp file, which
+  // writeFileAtomic or the abandoned-build sweep removes.
+  if (indexText !== previous.text && !sameThumbnails(previous, next)) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
 
   const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
   const page = renderContactSheet({
@@ -258,6 +260,13 @@ async function readThumbIndex(thumbsDir: string): Promise<ThumbIndex & { text: s
     // No index yet, or a damaged one: every thumbnail is remade.
   }
   return { recipe: '', entries: {}, text: '' };
+}
+
+/** True when `next` names exactly the thumbnails a readable index of the same recipe named before. */
+function sameThumbnails(previous: Readonly<ThumbIndex & { text: string }>, next: Readonly<ThumbIndex>): boolean {
+  if (previous.text === '' || previous.recipe !== next.recipe) return false;
+  const before = Object.keys(previous.entries);
+  return before.length === Object.keys(next.entries).length && before.every((key) => Object.hasOwn(next.entries, key));
 }
 
 /** Deletes thumbnails of outputs no longer in the report (and leftovers of killed writes). */
