@@ -1,3 +1,4 @@
+import os from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import type { Fit, ResolvedTarget } from '../manifest/types.js';
 import { MM_PER_INCH } from '../manifest/paper.js';
@@ -10,6 +11,7 @@ import { inkCoverage, type InkCoverage } from './ink.js';
 import { describeIcc, sharpProfileArg, type IccColorSpace, type LoadedProfile } from './profiles.js';
 import { allocTaggedTiff, taggedTiff } from './tagged.js';
 import { tiffInkCoverage } from './tiff-ink.js';
+import { encodeThroughPageFile } from './page-file.js';
 import { withTiffTextTags, tiffDateTime, type TiffTextTags } from './tiff-tags.js';
 import { xmpPacket, type Provenance } from './xmp.js';
 
@@ -24,17 +26,18 @@ import { xmpPacket, type Provenance } from './xmp.js';
  * Two engines convert (docs/color.md):
  *
  *   - the default, perceptual without black point compensation from sRGB pixels to CMYK, is
- *     libvips' own icc_transform (LittleCMS inside, on every core), and fit, conversion and TIFF
- *     encoding are one libvips pipeline, as a bare sharp script does it: no full-size buffer but
- *     the input and the compressed file. It is within issue 5's tolerance of `tificc -t0`;
+ *     libvips' own icc_transform (LittleCMS inside, on every core): fit and conversion are one
+ *     libvips pipeline, as a bare sharp script does it, written uncompressed to a scratch file
+ *     that libvips then compresses (src/color/page-file.ts): no full-size buffer but the input
+ *     and the compressed file. It is within issue 5's tolerance of `tificc -t0`;
  *   - every other intent, BPC, and pixels tagged with their own profile go through LittleCMS in
  *     WebAssembly (src/color/lcms.ts), exactly as `tificc`, written straight into the strip of
  *     a tagged TIFF that sharp then encodes without converting again.
  *
  * Preflight reads the ink of the very samples that were encoded, without a second full-size
- * buffer: counted on the converted buffer while the encoder runs, or read back from the
- * compressed TIFF strip by strip (src/color/tiff-ink.ts). A small sRGB JPEG preview is made
- * from the input alongside, for the contact sheet.
+ * buffer: counted on the converted buffer, or on the scratch page file a strip at a time,
+ * while the encoder runs (src/color/tiff-ink.ts). A small sRGB JPEG preview is made from the
+ * input alongside, for the contact sheet.
  */
 
 export interface RenderInfo {
@@ -100,8 +103,10 @@ interface Converted {
   device: DevicePixels;
   /** An uncompressed TIFF with the target's profile embedded: device pixels (+ alpha). */
   tiff?: Buffer;
-  /** The deliverable itself, when conversion and encoding were one libvips pass. */
+  /** The deliverable itself, when libvips converted and encoded it. */
   encoded?: Buffer;
+  /** The ink of the encoded samples, where they were counted on the way. */
+  ink?: InkCoverage;
 }
 
 function resize(pipeline: Sharp, width: number, height: number, fit: Fit): Sharp {
@@ -190,12 +195,12 @@ export function libvipsConverts(image: RawImage, target: ResolvedTarget, profile
 }
 
 /**
- * The fast path: fit, convert and (for TIFF) encode in one libvips pipeline, as a bare sharp
- * script would: LZW compression runs alongside the resize and the conversion on libvips'
- * threads, and no full-size buffer exists but the input and the compressed file. PDF takes
- * the converted samples raw.
+ * The fast path: fit and convert in one libvips pipeline, as a bare sharp script would; for
+ * TIFF, through an uncompressed scratch file to libvips' LZW encoder, the ink counted on the
+ * way, so no full-size buffer exists but the input and the compressed file. PDF takes the
+ * converted samples raw.
  */
-async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, stamp: Stamp): Promise<Converted> {
+async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, stamp: Stamp, scratchDir: string): Promise<Converted> {
   let pipeline: Sharp;
   if (image.depth === 'uchar') {
     pipeline = resize(rawInput(image), target.width, target.height, target.fit);
@@ -212,10 +217,10 @@ async function convertWithLibvips(image: RawImage, target: ResolvedTarget, profi
     if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips gave ${info.channels} channels, expected CMYK`);
     return { device: { ...shape, data } };
   }
-  const { data, info } = await tiffOptions(withStamp(pipeline, target, stamp), target).toBuffer({ resolveWithObject: true });
+  const { data, info, ink } = await encodeThroughPageFile(pipeline, (file) => tiffOptions(withStamp(file, target, stamp), target), scratchDir);
   checkSize(info, target);
   if (info.channels !== 4) throw new GptError('E_INTERNAL', `target "${target.id}": libvips wrote ${info.channels} channels, expected CMYK`);
-  return { device: shape, encoded: data };
+  return { device: shape, encoded: data, ...(ink ? { ink } : {}) };
 }
 
 /** The deliverable's metadata (src/color/xmp.ts): the XMP packet and the text tags. */
@@ -340,10 +345,19 @@ async function makePreview(image: RawImage, target: ResolvedTarget, profile: Loa
   }
   const fitted = resize(pipeline, size.width, size.height, target.fit).flatten({ background: WHITE }).toColourspace('srgb');
   if (profile.colorSpace !== 'CMYK') return fitted.jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
-  // A print file's preview is a soft proof: through the press profile as the render converts,
+  // A print file's preview is a soft proof: through the press profile as the render converts
+  // (libvips, where it converts the deliverable: one LittleCMS transform fewer to build, ~60 ms),
   // and back with the paper's white (absolute colorimetric), as gpt4k review shows it.
-  const { data, info } = await fitted.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const cmyk = await convertPixels(data, { from: 'srgb', fromSpace: 'RGB', to: profile.bytes, toSpace: 'CMYK', intent: target.color.intent, bpc: target.color.bpc });
+  let cmyk: Buffer;
+  let info: { width: number; height: number };
+  if (libvipsConverts(image, target, profile)) {
+    ({ data: cmyk, info } = await fitted.removeAlpha().withIccProfile(sharpProfileArg(profile)).raw().toBuffer({ resolveWithObject: true }));
+    if (info.width * info.height * 4 !== cmyk.length) throw new GptError('E_INTERNAL', `target "${target.id}": the preview did not convert to CMYK`);
+  } else {
+    const rgb = await fitted.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    info = rgb.info;
+    cmyk = await convertPixels(rgb.data, { from: 'srgb', fromSpace: 'RGB', to: profile.bytes, toSpace: 'CMYK', intent: target.color.intent, bpc: target.color.bpc });
+  }
   const proof = await convertPixels(cmyk, { from: profile.bytes, fromSpace: 'CMYK', to: 'srgb', toSpace: 'RGB', intent: 'absolute', bpc: false });
   return sharp(proof, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
 }
@@ -378,8 +392,13 @@ function stampOf(target: ResolvedTarget, profile: LoadedProfile, provenance: Pro
   };
 }
 
+export interface RenderOptions {
+  /** Where a print page may be written uncompressed on its way (default: the OS temp folder). */
+  scratchDir?: string;
+}
+
 /** Fits, converts and encodes `image` for one delivery target, with a preview. */
-export async function renderTarget(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, provenance?: Provenance): Promise<RenderedTarget> {
+export async function renderTarget(image: RawImage, target: ResolvedTarget, profile: LoadedProfile, provenance?: Provenance, options: RenderOptions = {}): Promise<RenderedTarget> {
   checkTarget(target, profile);
   if (spaceOf(image) === 'GRAY' && !image.icc) {
     throw new GptError('E_UNSUPPORTED', 'untagged grayscale pixels cannot be rendered yet; decode them to sRGB first');
@@ -388,14 +407,16 @@ export async function renderTarget(image: RawImage, target: ResolvedTarget, prof
   const preview = makePreview(image, target, profile);
   preview.catch(() => undefined); // awaited below; a failed conversion must not leave it unhandled
   const stamp = stampOf(target, profile, provenance);
-  const converted = libvipsConverts(image, target, profile) ? await convertWithLibvips(image, target, profile, stamp) : await convertWithLcms(image, target, profile);
+  const converted = libvipsConverts(image, target, profile)
+    ? await convertWithLibvips(image, target, profile, stamp, options.scratchDir ?? os.tmpdir())
+    : await convertWithLcms(image, target, profile);
   const { device } = converted;
   let data: Buffer;
   let ink: InkCoverage | undefined;
   if (converted.encoded) {
-    // Converted and encoded in one pass: the ink is read back from the file, strip by strip.
+    // Counted on the uncompressed page as libvips encoded it; else read back from the file.
     data = converted.encoded;
-    if (device.space === 'CMYK') ink = tiffInkCoverage(data) ?? inkCoverage(await cmykSamples(data));
+    if (device.space === 'CMYK') ink = converted.ink ?? tiffInkCoverage(data) ?? inkCoverage(await cmykSamples(data));
   } else {
     const encoding = encode(converted, target, profile, stamp, provenance);
     // Counted on the buffer the encoder is reading, while it encodes.

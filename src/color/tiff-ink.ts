@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { InkHistogram, type InkCoverage } from './ink.js';
 
 /**
@@ -28,14 +29,55 @@ export interface StripLayout {
   counts: number[];
 }
 
+/**
+ * Positional reads of a TIFF, from memory or from a file: `read(at, n)` returns the n bytes at
+ * `at` (the caller checks ranges against `length` first).
+ */
+interface TiffBytes {
+  length: number;
+  read(at: number, n: number): Buffer;
+}
+
+function bufferBytes(tiff: Buffer): TiffBytes {
+  return { length: tiff.length, read: (at, n) => tiff.subarray(at, at + n) };
+}
+
+/**
+ * Reads a file through a 64 KiB window (a directory's tags are near each other); a strip is read
+ * into one buffer reused for every strip, so what `read` returns is valid until the next call.
+ */
+function fileBytes(fd: number): TiffBytes {
+  const window = Buffer.allocUnsafe(1 << 16);
+  let windowAt = -1;
+  let windowLength = 0;
+  let large = Buffer.alloc(0);
+  return {
+    length: fstatSync(fd).size,
+    read(at, n) {
+      if (at >= windowAt && at + n <= windowAt + windowLength) return window.subarray(at - windowAt, at - windowAt + n);
+      if (n > window.length) {
+        if (large.length < n) large = Buffer.allocUnsafe(n);
+        return large.subarray(0, readSync(fd, large, 0, n, at));
+      }
+      windowAt = at;
+      windowLength = readSync(fd, window, 0, window.length, at);
+      return window.subarray(0, Math.min(n, windowLength));
+    },
+  };
+}
+
 /** Where a CMYK TIFF's strips are, if it is one this module reads. */
 export function stripLayout(tiff: Buffer): StripLayout | undefined {
+  return readLayout(bufferBytes(tiff));
+}
+
+function readLayout(tiff: TiffBytes): StripLayout | undefined {
   if (tiff.length < 8) return undefined;
-  const order = tiff.toString('latin1', 0, 2);
+  const order = tiff.read(0, 2).toString('latin1');
   if (order !== 'II' && order !== 'MM') return undefined;
   const le = order === 'II';
-  const u16 = (at: number): number => (le ? tiff.readUInt16LE(at) : tiff.readUInt16BE(at));
-  const u32 = (at: number): number => (le ? tiff.readUInt32LE(at) : tiff.readUInt32BE(at));
+  const u16 = (at: number): number => (le ? tiff.read(at, 2).readUInt16LE(0) : tiff.read(at, 2).readUInt16BE(0));
+  const u32 = (at: number): number => (le ? tiff.read(at, 4).readUInt32LE(0) : tiff.read(at, 4).readUInt32BE(0));
   if (u16(2) !== 42) return undefined;
   const ifd = u32(4);
   if (ifd + 2 > tiff.length) return undefined;
@@ -152,6 +194,10 @@ function unLzw(src: Buffer, out: Uint8Array, starts: Int32Array, lengths: Int32A
 
 /** Counts strips [from, to) into `histogram`; false when one of them does not decode. */
 export function countStrips(tiff: Buffer, l: StripLayout, from: number, to: number, histogram: InkHistogram): boolean {
+  return countLayout(bufferBytes(tiff), l, from, to, histogram);
+}
+
+function countLayout(tiff: TiffBytes, l: StripLayout, from: number, to: number, histogram: InkHistogram): boolean {
   const rowBytes = l.width * 4;
   const strip = new Uint8Array(rowBytes * l.rowsPerStrip);
   const starts = new Int32Array(4096);
@@ -159,11 +205,18 @@ export function countStrips(tiff: Buffer, l: StripLayout, from: number, to: numb
   for (let s = from; s < to; s++) {
     const rows = Math.min(l.rowsPerStrip, l.height - s * l.rowsPerStrip);
     const want = rows * rowBytes;
-    const data = tiff.subarray(l.offsets[s] as number, (l.offsets[s] as number) + (l.counts[s] as number));
+    const offset = l.offsets[s] as number;
     if (l.compression === 1) {
+      if ((l.counts[s] as number) < want) return false;
+      // Counted where it lies when it is in memory; read into the strip buffer from a file.
+      const data = tiff.read(offset, want);
       if (data.length < want) return false;
-      strip.set(data.subarray(0, want));
-    } else if (unLzw(data, strip, starts, lengths) !== want) {
+      if (l.predictor === 1) {
+        histogram.add(data);
+        continue;
+      }
+      strip.set(data);
+    } else if (unLzw(tiff.read(offset, l.counts[s] as number), strip, starts, lengths) !== want) {
       return false;
     }
     if (l.predictor === 2) histogram.addDifferenced(new Uint32Array(strip.buffer, 0, want / 4), l.width);
@@ -174,8 +227,25 @@ export function countStrips(tiff: Buffer, l: StripLayout, from: number, to: numb
 
 /** Total ink (max and p99) of a CMYK TIFF's samples, counted strip by strip on this thread. */
 export function tiffInkCoverage(tiff: Buffer): InkCoverage | undefined {
-  const l = stripLayout(tiff);
+  return inkOf(bufferBytes(tiff));
+}
+
+/**
+ * The same, of a TIFF file, read a strip at a time (the page never in memory whole): how the
+ * render counts its uncompressed page file (src/color/page-file.ts).
+ */
+export function tiffFileInkCoverage(file: string): InkCoverage | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    return inkOf(fileBytes(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function inkOf(tiff: TiffBytes): InkCoverage | undefined {
+  const l = readLayout(tiff);
   if (!l) return undefined;
   const histogram = new InkHistogram();
-  return countStrips(tiff, l, 0, l.offsets.length, histogram) ? histogram.coverage() : undefined;
+  return countLayout(tiff, l, 0, l.offsets.length, histogram) ? histogram.coverage() : undefined;
 }

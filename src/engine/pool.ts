@@ -1,7 +1,19 @@
-/** A counting semaphore: at most `size` jobs of one kind at once, FIFO. */
+interface Waiter {
+  grant: () => void;
+  fail: (reason: Error) => void;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * A counting semaphore: at most `size` jobs of one kind at once, FIFO. A catalogue's jobs all
+ * wait here at once, so a signal gets one abort listener per pool, not one per waiter: adding
+ * a listener walks the signal's list, which made thousands of waiters quadratic.
+ */
 export class Pool {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Waiter[] = [];
+  /** Waiters per signal, and the one listener that fails them all on abort. */
+  private readonly listeners = new Map<AbortSignal, { waiters: number; onAbort: () => void }>();
 
   constructor(
     readonly name: string,
@@ -30,24 +42,44 @@ export class Pool {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.active++;
-        resolve();
-      };
-      const onAbort = () => {
-        const index = this.waiting.indexOf(grant);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(signal?.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(grant);
+      this.waiting.push({ grant: resolve, fail: reject, signal });
+      if (!signal) return;
+      const listener = this.listeners.get(signal);
+      if (listener) {
+        listener.waiters++;
+      } else {
+        const onAbort = (): void => this.failWaiters(signal);
+        this.listeners.set(signal, { waiters: 1, onAbort });
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
   }
 
   release(): void {
     this.active--;
-    this.waiting.shift()?.();
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.active++;
+    this.forget(next.signal);
+    next.grant();
+  }
+
+  /** A waiter left the queue: the last one with its signal takes the listener away. */
+  private forget(signal: AbortSignal | undefined): void {
+    const listener = signal && this.listeners.get(signal);
+    if (!signal || !listener || --listener.waiters > 0) return;
+    this.listeners.delete(signal);
+    signal.removeEventListener('abort', listener.onAbort);
+  }
+
+  private failWaiters(signal: AbortSignal): void {
+    this.listeners.delete(signal);
+    const reason = signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError');
+    const failed = this.waiting.filter((waiter) => waiter.signal === signal);
+    const kept = this.waiting.filter((waiter) => waiter.signal !== signal);
+    this.waiting.length = 0;
+    for (const waiter of kept) this.waiting.push(waiter);
+    for (const waiter of failed) waiter.fail(reason);
   }
 }
 

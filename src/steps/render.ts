@@ -1,7 +1,7 @@
 import { profileRefFor, type ResolvedManifest, type ResolvedTarget } from '../manifest/types.js';
 import { loadProfile, type LoadedProfile } from '../color/profiles.js';
 import { preflightError, runPreflight } from '../color/preflight.js';
-import { renderTarget, type RenderedTarget } from '../color/render.js';
+import { renderTarget, type RenderedTarget, type RenderOptions } from '../color/render.js';
 import type { Provenance } from '../color/xmp.js';
 import type { RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
@@ -34,10 +34,10 @@ export type RenderedStep = Omit<RenderedTarget, 'pixels' | 'ink'> & { warnings: 
  * error names each failed check and its numbers. With `preflight: warn` the file is delivered
  * and the result, ok: false, is in the report along with a warning.
  */
-export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest, provenance?: Provenance): Promise<RenderedStep> {
+export async function runRender(input: RawImage, target: ResolvedTarget, manifest: ResolvedManifest, provenance?: Provenance, options: RenderOptions = {}): Promise<RenderedStep> {
   const profile = await targetProfile(target, manifest);
   // The full-size converted pixels stay here: the engine keeps only the file and the preview.
-  const { pixels, ink, ...rendered } = await renderTarget(input, target, profile, provenance);
+  const { pixels, ink, ...rendered } = await renderTarget(input, target, profile, provenance, options);
   if (target.preflight === 'off' || !isPrintDeliverable(target)) return { ...rendered, warnings: [] };
   const result = runPreflight(
     {

@@ -17,7 +17,7 @@ export const renderExecution: Execution = {
     const provenance = await renderProvenance(job, services);
     const rendered = await services.pools.process.run(async () => {
       services.started(node, job.reasons);
-      return (await services.stepsWithCores('process')).runRender(input.value, target, manifest, provenance);
+      return (await services.stepsWithCores('process')).runRender(input.value, target, manifest, provenance, { scratchDir: services.tmpDir });
     }, services.signal);
     // Preflight problems of a `preflight: warn` target: delivered, and said.
     for (const message of rendered.warnings) services.warn(node, message);

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { InkCoverage } from './ink.js';
+import { tiffFileInkCoverage } from './tiff-ink.js';
+
+/** An encoded CMYK page and the ink of the samples it holds. */
+export interface EncodedPage {
+  data: Buffer;
+  info: OutputInfo;
+  /** Undefined only if the page file could not be read back (then the caller counts the file). */
+  ink: InkCoverage | undefined;
+}
+
+/**
+ * A CMYK page encoded by libvips, its ink counted on the uncompressed samples, in two passes
+ * through a scratch file:
+ *
+ *   1. `page` (fit + conversion, the profile embedded) written as an uncompressed TIFF, a strip
+ *      at a time: the full page is never in this process's memory;
+ *   2. that file compressed by libvips (`encode` adds the format's options), while this thread
+ *      counts the ink of its strips, read a strip at a time, on the core libvips leaves.
+ *
+ * The alternative, one pass straight to LZW and the ink read back from the compressed file,
+ * spends ~0.5 s of CPU per A3 page decoding LZW in JavaScript (libtiff is no faster); this
+ * costs a write and two reads of the 70 MB page through the page cache. Holding the page in
+ * memory instead would add 70 MB beside the upscaled input (bench/analysis.md, issue 21). The
+ * file lives in the build's scratch folder, removed here and, after a stop, with the folder.
+ */
+export async function encodeThroughPageFile(page: Sharp, encode: (file: Sharp) => Sharp, scratchDir: string): Promise<EncodedPage> {
+  await mkdir(scratchDir, { recursive: true });
+  const file = path.join(scratchDir, `page-${randomUUID()}.tif`);
+  try {
+    await page.tiff({ compression: 'none' }).toFile(file);
+    const encoding = encode(sharp(file, { ignoreIcc: true, limitInputPixels: false }).pipelineColourspace('cmyk').toColourspace('cmyk').keepIccProfile()).toBuffer({
+      resolveWithObject: true,
+    });
+    // Counted while libvips compresses: a failed count must not leave the encode unhandled.
+    encoding.catch(() => undefined);
+    const ink = tiffFileInkCoverage(file);
+    const { data, info } = await encoding;
+    return { data, info, ink };
+  } finally {
+    await rm(file, { force: true });
+  }
+}
