@@ -45,7 +45,8 @@ export function writeManifest(dir, manifest, name = 'assets.pipeline.yaml') {
 /**
  * Runs a command to completion. Wall clock from spawn to exit (hrtime). With `rss: true` it runs
  * under GNU time and reports the peak RSS in KiB of the process (ru_maxrss: the largest single
- * process of the tree, which for gpt4k, sharp scripts and convert is the one that does the work).
+ * process of the tree, which for gpt4k, sharp scripts and convert is the one that does the work)
+ * and its CPU time (user + system, every thread), `cpuMs`.
  */
 export function run(cmd, args, { cwd = ROOT, env = {}, rss = false, input, allowFail = false } = {}) {
   return new Promise((resolve, reject) => {
@@ -55,7 +56,7 @@ export function run(cmd, args, { cwd = ROOT, env = {}, rss = false, input, allow
     if (rss && GNU_TIME) {
       rssFile = path.join(os.tmpdir(), `gpt4k-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
       file = GNU_TIME;
-      argv = ['-f', '%M', '-o', rssFile, cmd, ...args];
+      argv = ['-f', '%M %U %S', '-o', rssFile, cmd, ...args];
     }
     const started = process.hrtime.bigint();
     const child = spawn(file, argv, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -70,16 +71,20 @@ export function run(cmd, args, { cwd = ROOT, env = {}, rss = false, input, allow
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       let maxRssKb;
+      let cpuMs;
       if (rssFile) {
         try {
           const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-          maxRssKb = Number(lines[lines.length - 1]);
+          const [rssKb, user, sys] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+          maxRssKb = rssKb;
+          // user + system CPU of the process and its threads (GNU time's %U %S, 10 ms steps)
+          if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user + sys) * 1000;
         } catch {
           // no figure
         }
         rmSync(rssFile, { force: true });
       }
-      const result = { code, ms, stdout, stderr, maxRssKb };
+      const result = { code, ms, stdout, stderr, maxRssKb, cpuMs };
       if (code !== 0 && !allowFail) {
         const err = new Error(`${cmd} ${args.join(' ')} exited ${code}\n${stderr.slice(-2000)}${stdout.slice(-1000)}`);
         err.result = result;
