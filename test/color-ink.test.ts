@@ -1,10 +1,15 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import sharp, { type TiffOptions } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inkCoverage, InkHistogram } from '../src/color/preflight.js';
 import { loadProfile, type LoadedProfile } from '../src/color/profiles.js';
 import { libvipsConverts, renderTarget } from '../src/color/render.js';
 import { taggedTiff } from '../src/color/tagged.js';
-import { tiffInkCoverage } from '../src/color/tiff-ink.js';
+import { stripLayout, tiffFileInkCoverage, tiffInkCoverage } from '../src/color/tiff-ink.js';
+import { diskFull } from '../src/color/page-file.js';
+import { toGptError } from '../src/util/errors.js';
 import type { ResolvedTarget } from '../src/manifest/types.js';
 import type { RawImage } from '../src/util/image.js';
 import { FOGRA39 } from './support/paths.js';
@@ -131,13 +136,45 @@ describe('the perceptual fast path', () => {
     return { data, width, height, channels: 3, depth: 'uchar' };
   };
 
-  it('encodes in the same pass and counts the ink of the encoded samples', async () => {
+  it('encodes through a scratch page file, counts the ink of the encoded samples, and leaves no page behind', async () => {
     const input = image();
     expect(libvipsConverts(input, target, fogra)).toBe(true);
-    const out = await renderTarget(input, target, fogra);
-    expect(out.pixels.data).toBeUndefined(); // the page never existed uncompressed
-    expect(out.ink).toEqual(inkCoverage(await decoded(out.data)));
-    expect(out.ink?.max).toBeGreaterThan(100);
+    const scratchDir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-scratch-'));
+    try {
+      const out = await renderTarget(input, target, fogra, undefined, { scratchDir });
+      expect(out.pixels.data).toBeUndefined(); // the page never existed uncompressed in memory
+      expect(out.ink).toEqual(inkCoverage(await decoded(out.data)));
+      expect(out.ink?.max).toBeGreaterThan(100);
+      expect(stripLayout(out.data)?.compression).toBe(5); // the deliverable is LZW, not the scratch page
+      expect(await readdir(scratchDir)).toEqual([]);
+    } finally {
+      await rm(scratchDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a full disk under the scratch page is the user\'s to free (E_NO_SPACE), not a bug', () => {
+    const err = diskFull(new Error('tiffsave: TIFFWriteEncodedStrip: No space left on device'), '/p/.gpt4k/tmp/page.tif');
+    expect(err?.code).toBe('ENOSPC');
+    const gpt = toGptError(err);
+    expect(gpt.code).toBe('E_NO_SPACE');
+    expect(gpt.message).toContain('/p/.gpt4k/tmp/page.tif');
+    expect(diskFull(new Error('tiffsave: unsupported band format'), '/x')).toBeUndefined();
+  });
+
+  it('reads the ink of a TIFF file a strip at a time, uncompressed or LZW, as of the samples', async () => {
+    const width = 300;
+    const height = 200;
+    const data = gradientCmyk(width, height);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gpt4k-inkfile-'));
+    try {
+      for (const options of [{ compression: 'none' }, { compression: 'lzw', predictor: 'horizontal' }] as TiffOptions[]) {
+        const file = path.join(dir, `${options.compression}.tif`);
+        await writeFile(file, await cmykTiff(data, width, height, { ...options, tile: false }));
+        expect(tiffFileInkCoverage(file)).toEqual(inkCoverage(data));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('counts the same ink from the raw samples for a PDF', async () => {

@@ -32,7 +32,12 @@ export async function encodeThroughPageFile(page: Sharp, encode: (file: Sharp) =
   await mkdir(scratchDir, { recursive: true });
   const file = path.join(scratchDir, `page-${randomUUID()}.tif`);
   try {
-    await page.tiff({ compression: 'none' }).toFile(file);
+    await page
+      .tiff({ compression: 'none' })
+      .toFile(file)
+      .catch((err: unknown) => {
+        throw diskFull(err, file) ?? err;
+      });
     const encoding = encode(sharp(file, { ignoreIcc: true, limitInputPixels: false }).pipelineColourspace('cmyk').toColourspace('cmyk').keepIccProfile()).toBuffer({
       resolveWithObject: true,
     });
@@ -44,4 +49,15 @@ export async function encodeThroughPageFile(page: Sharp, encode: (file: Sharp) =
   } finally {
     await rm(file, { force: true });
   }
+}
+
+/**
+ * libvips says a full disk in its message only ("...: No space left on device"): given the
+ * errno code Node would, it is reported as the user's disk to free (E_NO_SPACE), not a bug.
+ */
+export function diskFull(err: unknown, file: string): NodeJS.ErrnoException | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = /no space left on device/i.test(message) ? 'ENOSPC' : /disk quota exceeded/i.test(message) ? 'EDQUOT' : undefined;
+  if (!code) return undefined;
+  return Object.assign(new Error(message, { cause: err }), { code, path: file });
 }
