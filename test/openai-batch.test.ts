@@ -86,6 +86,18 @@ describe('openai batch builds', () => {
     expect((await readReport(dir)).summary).toMatchObject({ built: 0, cached: 6 });
   });
 
+  it('a catalogue larger than the settling window still goes out as one batch, every asset built', async () => {
+    // The engine starts assets a window at a time (engine/executor.ts settleInWindow); one whose
+    // generation waits on a batch makes room, so the requests still arrive together.
+    const dir = await project(manifest({ assets: 90 }));
+    const first = await runCli(['build', '-q'], { cwd: dir, env: env() });
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    expect(api.batches).toHaveLength(1);
+    expect(api.linesOf(api.batches[0]!)).toHaveLength(90);
+    expect(api.imageRequests).toHaveLength(0);
+    expect((await readReport(dir)).summary).toMatchObject({ assets: 90, built: 90, failed: 0 });
+  });
+
   it('fails the one asset moderation refused, with the direct path\'s code; building again resubmits only it', async () => {
     const dir = await project(manifest({ assets: 4, extra: '  bad: { prompt: "A FORBIDDEN thing", targets: [web] }\n' }));
     const run = await runCli(['build'], { cwd: dir, env: env() });

@@ -167,6 +167,7 @@ function announce(generation: Generation): void {
 async function sendInBatch(generation: Generation, call: Awaited<ReturnType<typeof generateCall>>): Promise<Sent> {
   const { job, services } = generation;
   announce(generation);
+  services.waitingOnBatch(job.asset.id);
   try {
     return ok(await services.batches.generate(batchJob(job.node.id, job.asset, call, generation.references)));
   } catch (err) {

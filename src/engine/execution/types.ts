@@ -84,6 +84,8 @@ export interface Pools {
 
 /** What the executor lends every execution for one build. */
 export interface ExecutionServices {
+  /** The asset's generation waits on a provider batch: let the next assets start meanwhile. */
+  waitingOnBatch: (asset: string) => void;
   graph: BuildGraph;
   manifest: ResolvedManifest;
   store: Store;
