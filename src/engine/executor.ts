@@ -14,13 +14,11 @@ import type { Execution, ExecutionJob, ExecutionResult, ExecutionServices, Pixel
 import type { CachedOutcome, NodeOutcome } from './outcomes.js';
 import { noPixels, PixelCache, type OnDemandState } from './pixels.js';
 import { Pool, RateLimiter } from './pool.js';
+import { SettleWindow, windowSize } from './settle-window.js';
 import type { CandidateImages } from './variants.js';
 
 /** The step runners pull in sharp and LittleCMS: loaded on first use, so a no-op build never pays for them. */
 let stepsModule: Promise<StepsModule> | undefined;
-/** The fewest assets settled at once (see settleInWindow). */
-const MIN_WINDOW = 32;
-
 const loadSteps = () => (stepsModule ??= import('../steps/index.js'));
 
 export interface ExecutorOptions {
@@ -71,12 +69,11 @@ export class Executor {
   private readonly pixels: PixelCache;
   private readonly services: ExecutionServices;
   private readonly onOuterAbort = () => this.abort.abort(this.input.options.signal?.reason);
-  /** Assets in the settling window, each with how it leaves it early (waiting on a batch). */
-  private readonly windowExits = new Map<string, () => void>();
+  private readonly window = new SettleWindow();
 
   constructor(private readonly input: ExecutorInput) {
     const { graph, options } = input;
-    // Every job waiting for a pool slot listens for the abort: thousands may wait at once.
+    // Retry waits, rate-limit sleeps and requests listen for the abort too: no warning at 11.
     setMaxListeners(0, this.abort.signal);
     options.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
     if (options.signal?.aborted) this.abort.abort(options.signal.reason);
@@ -109,15 +106,8 @@ export class Executor {
     }
   }
 
-  /**
-   * Settles the nodes asset by asset, with at most a window of assets started and not settled
-   * (a few times what the pools run at once, so they never starve). Started all at once, a
-   * catalogue's nodes each held an async frame, closures and promises while they waited for a
-   * pool: ~5 KB a node, most of a 10,000-asset first build's memory. An input in another asset
-   * (a style reference) is settled when asked for, window or not; an asset waiting on a
-   * provider batch gives its place up (batches are collected from requests that arrive together).
-   */
-  private async settleInWindow(pending: string[]): Promise<void> {
+  /** The pending nodes settled asset by asset, a window of assets at a time (engine/settle-window.ts). */
+  private settleInWindow(pending: string[]): Promise<void> {
     const byAsset = new Map<string, string[]>();
     for (const id of pending) {
       const asset = this.nodeOf(id).asset;
@@ -125,44 +115,8 @@ export class Executor {
       if (ids) ids.push(id);
       else byAsset.set(asset, [id]);
     }
-    const assets = [...byAsset];
     const { limits } = this.input.graph.manifest;
-    const size = Math.max(MIN_WINDOW, 4 * (limits.generate + limits.process + limits.gpu));
-    let next = 0;
-    /** Assets in the window, and assets started and not settled (in the window or waiting on a batch). */
-    let inWindow = 0;
-    let unsettled = 0;
-    let failure: { error: unknown } | undefined;
-    await new Promise<void>((resolve) => {
-      const launch = (): void => {
-        while (inWindow < size && next < assets.length) {
-          const [asset, ids] = assets[next++] as [string, string[]];
-          inWindow++;
-          unsettled++;
-          let left = false;
-          const leave = (): void => {
-            if (left) return;
-            left = true;
-            this.windowExits.delete(asset);
-            inWindow--;
-            launch();
-          };
-          this.windowExits.set(asset, leave);
-          const settled = (): void => {
-            unsettled--;
-            leave();
-            if (unsettled === 0 && next >= assets.length) resolve();
-          };
-          Promise.all(ids.map((id) => this.settle(id))).then(settled, (error: unknown) => {
-            failure ??= { error };
-            settled();
-          });
-        }
-        if (unsettled === 0 && next >= assets.length) resolve();
-      };
-      launch();
-    });
-    if (failure) throw failure.error;
+    return this.window.run([...byAsset], windowSize(limits), (id) => this.settle(id));
   }
 
   warn(node: GraphNode, message: string): void {
@@ -198,7 +152,7 @@ export class Executor {
         onWarning: (message) => emit({ type: 'warning', message }),
       }),
       emit,
-      waitingOnBatch: (asset) => this.windowExits.get(asset)?.(),
+      waitingOnBatch: (asset) => this.window.leave(asset),
       started: (node, reasons) => emit({ type: 'node-start', node: refOf(node), reasons }),
       warn: (node, message) => this.warn(node, message),
       steps: loadSteps,
