@@ -12,6 +12,7 @@ import { describeIcc, sharpProfileArg, type IccColorSpace, type LoadedProfile } 
 import { allocTaggedTiff, taggedTiff } from './tagged.js';
 import { tiffInkCoverage } from './tiff-ink.js';
 import { encodeThroughPageFile } from './page-file.js';
+import { applyProofTable, proofTable } from './proof-lut.js';
 import { withTiffTextTags, tiffDateTime, type TiffTextTags } from './tiff-tags.js';
 import { xmpPacket, type Provenance } from './xmp.js';
 
@@ -345,20 +346,12 @@ async function makePreview(image: RawImage, target: ResolvedTarget, profile: Loa
   }
   const fitted = resize(pipeline, size.width, size.height, target.fit).flatten({ background: WHITE }).toColourspace('srgb');
   if (profile.colorSpace !== 'CMYK') return fitted.jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
-  // A print file's preview is a soft proof: through the press profile as the render converts
-  // (libvips, where it converts the deliverable: one LittleCMS transform fewer to build, ~60 ms),
-  // and back with the paper's white (absolute colorimetric), as gpt4k review shows it.
-  let cmyk: Buffer;
-  let info: { width: number; height: number };
-  if (libvipsConverts(image, target, profile)) {
-    ({ data: cmyk, info } = await fitted.removeAlpha().withIccProfile(sharpProfileArg(profile)).raw().toBuffer({ resolveWithObject: true }));
-    if (info.width * info.height * 4 !== cmyk.length) throw new GptError('E_INTERNAL', `target "${target.id}": the preview did not convert to CMYK`);
-  } else {
-    const rgb = await fitted.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    info = rgb.info;
-    cmyk = await convertPixels(rgb.data, { from: 'srgb', fromSpace: 'RGB', to: profile.bytes, toSpace: 'CMYK', intent: target.color.intent, bpc: target.color.bpc });
-  }
-  const proof = await convertPixels(cmyk, { from: profile.bytes, fromSpace: 'CMYK', to: 'srgb', toSpace: 'RGB', intent: 'absolute', bpc: false });
+  // A print file's preview is a soft proof: through the press profile as the render converts,
+  // and back with the paper's white (absolute colorimetric), as gpt4k review shows it; one
+  // lookup table per profile and intent, built once per machine (src/color/proof-lut.ts).
+  const { data, info } = await fitted.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const table = await proofTable({ profile, intent: target.color.intent, bpc: target.color.bpc, libvips: libvipsConverts(image, target, profile) });
+  const proof = applyProofTable(data, table);
   return sharp(proof, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: PREVIEW_QUALITY, mozjpeg: true }).toBuffer();
 }
 
