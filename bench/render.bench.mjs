@@ -124,7 +124,9 @@ export async function bench() {
       "(sRGB.icc: libvips' own sRGB profile, so both peers start from the same sRGB). The bare script runs with sharp's defaults (one libvips thread on glibc Linux); " +
       'gpt4k shares the cores among the image jobs running at once (here one job: both cores), so the same script with sharp.concurrency(cores) is shown too. ' +
       "gpt4k's time includes what the peers do not do: " +
-      'the store writes of the TIFF and its copy to out/, the JSON report and the contact sheet (a thumbnail of the TIFF).',
+      'the store writes of the TIFF and its copy to out/, the JSON report and the contact sheet (a thumbnail of the TIFF). ' +
+      "\"Cold\" is the project's cache: what gpt4k keeps per machine in the OS temp folder stays between runs, as a user's machine keeps it " +
+      "(Node's compile cache of gpt4k's modules, and the preview's soft-proof table per press profile, src/color/proof-lut.ts, which a machine's first print render builds with LittleCMS: ~0.15 s of CPU once).",
   );
   r.figures = { gpt4kMs: gMs, sharpMs: sMs, gpt4kCpuMs: cpuKnown ? gCpu : null, sharpCpuMs: cpuKnown ? sCpu : null, sharpTunedMs: median(tuned), imMs: im ? median(times.im) : null, gpt4kRssKb: gRss };
   return r;
