@@ -57,8 +57,10 @@ function keyOf(spec: ProofSpec): string {
     .slice(0, 32);
 }
 
+/** Per user, so one user's tables never stand in for another's on a shared machine. */
 function cacheFile(key: string): string {
-  return path.join(os.tmpdir(), 'gpt4k-proof-luts', `${key}.lut`);
+  const user = typeof process.getuid === 'function' ? `-${process.getuid()}` : '';
+  return path.join(os.tmpdir(), `gpt4k-proof-luts${user}`, `${key}.lut`);
 }
 
 /** The grid's sRGB samples, red fastest. */
