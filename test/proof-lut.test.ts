@@ -62,6 +62,12 @@ describe('soft-proof lookup table', () => {
     const rebuilt = await proofTable(other);
     expect(rebuilt.length).toBe(33 * 33 * 33 * 3);
     expect(statSync(otherFile).size).toBe(33 * 33 * 33 * 3);
+    // A whole kept table is read, not built again: another process's work is reused.
+    const kept: ProofSpec = { ...spec, intent: 'absolute' };
+    const marked = Buffer.alloc(33 * 33 * 33 * 3, 7);
+    writeFileSync(proofTableFile(kept), marked);
+    expect(Buffer.compare(Buffer.from(await proofTable(kept)), marked)).toBe(0);
+    rmSync(proofTableFile(kept), { force: true });
   });
 
   it('gives the grid colours exactly as the table holds them', async () => {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { RenderingIntent } from '../manifest/types.js';
 import { convertPixels } from './lcms.js';
@@ -36,23 +36,33 @@ export interface ProofSpec {
 
 const memo = new Map<string, Promise<Uint8Array>>();
 
-/** lcms-wasm's version (its package.json, found beside its entry point), for the tables' names. */
-function lcmsWasmVersion(): string {
-  try {
-    const entry = fileURLToPath(import.meta.resolve('lcms-wasm'));
-    const marker = `${path.sep}lcms-wasm${path.sep}`;
-    const dir = entry.slice(0, entry.lastIndexOf(marker) + marker.length);
-    return String((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version);
-  } catch {
-    return 'unknown';
+let engineVersions: string | undefined;
+
+/** The engines that make a table: libvips, its LittleCMS, and lcms-wasm (read once). */
+function enginesOf(): string {
+  if (engineVersions === undefined) {
+    let lcmsWasm = 'unknown';
+    try {
+      lcmsWasm = String((createRequire(import.meta.url)('lcms-wasm/package.json') as { version?: unknown }).version);
+    } catch {
+      // named without it
+    }
+    engineVersions = `${sharp.versions.vips}:${sharp.versions.lcms ?? ''}:${lcmsWasm}`;
   }
+  return engineVersions;
 }
 
+/** A table's name; the profile's bytes hashed once per loaded profile, not once per render. */
+const profileDigests = new WeakMap<Buffer, string>();
+
 function keyOf(spec: ProofSpec): string {
-  const versions = `${sharp.versions.vips}:${sharp.versions.lcms ?? ''}:${lcmsWasmVersion()}`;
+  let profile = profileDigests.get(spec.profile.bytes);
+  if (!profile) {
+    profile = createHash('sha256').update(spec.profile.bytes).digest('hex');
+    profileDigests.set(spec.profile.bytes, profile);
+  }
   return createHash('sha256')
-    .update(JSON.stringify([FORMAT, GRID, spec.intent, spec.bpc, spec.libvips, versions]))
-    .update(spec.profile.bytes)
+    .update(JSON.stringify([FORMAT, GRID, spec.intent, spec.bpc, spec.libvips, enginesOf(), profile]))
     .digest('hex')
     .slice(0, 32);
 }
