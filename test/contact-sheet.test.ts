@@ -214,7 +214,7 @@ describe('escapeHtml', () => {
 describe('writeJsonReport', () => {
   it('writes out/pipeline_report.json atomically, pretty-printed', async () => {
     const report = makeReport();
-    const file = await writeJsonReport(report, out);
+    const { file } = await writeJsonReport(report, out);
     expect(file).toBe(path.join(out, 'pipeline_report.json'));
     const text = await readFile(file, 'utf8');
     expect(text).toContain('\n  "summary": {');

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { hashBytes, hashFile } from './hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { compactJsonChunks } from '../util/json-chunks.js';
 import { randomBytes } from 'node:crypto';
 
 /** What an action (one run of a node) produced, stored under its key. */
@@ -127,12 +128,12 @@ export class LocalStore implements Store {
   async saveIndex(options: { keepOthers?: boolean } = {}): Promise<void> {
     const index = this.loadIndex();
     if (!this.indexStale && (options.keepOthers || this.used.size === index.size)) return;
-    const records: Record<string, StoredAction> = {};
-    if (options.keepOthers) for (const [key, record] of index) records[key] = record;
-    for (const [key, record] of this.used) records[key] = record;
-    // Only records whose object was seen: the index vouches for both.
-    for (const [key, record] of Object.entries(records)) if (!this.present.has(record.output.hash)) delete records[key];
-    await writeFileAtomic(this.indexFile, JSON.stringify({ format: INDEX_FORMAT, records }));
+    const records = new Map<string, StoredAction>();
+    if (options.keepOthers) for (const [key, record] of index) records.set(key, record);
+    for (const [key, record] of this.used) records.set(key, record);
+    // Only records whose object was seen: the index vouches for both. Written a record at a time.
+    const vouched = [...records].filter(([, record]) => this.present.has(record.output.hash));
+    await writeFileAtomic(this.indexFile, compactJsonChunks({ format: INDEX_FORMAT }, 'records', vouched));
     this.indexStale = false;
     this.indexDropped = false;
   }

@@ -216,9 +216,8 @@ async function writeReports(
   emit: (event: BuildEvent) => void,
 ): Promise<string> {
   const manifest = graph.manifest;
-  const { formatJsonReport, writeJsonReport } = await import('../report/write-report.js');
-  const reportJson = formatJsonReport(report);
-  const reportFile = await writeJsonReport(report, manifest.outputDir, reportJson);
+  const { writeJsonReport } = await import('../report/write-report.js');
+  const { file: reportFile, stableDigest } = await writeJsonReport(report, manifest.outputDir);
   if (options.contactSheet === false) return reportFile;
   try {
     const { writeContactSheet } = await import('../report/contact-sheet.js');
@@ -233,7 +232,7 @@ async function writeReports(
       root: manifest.root, outputDir: manifest.outputDir, manifestName: path.basename(manifest.file), previewFile: (outputPath) => previews.get(outputPath),
       // Every delivered file was stat'ed (or written) by this build: no second stat.
       deliverableStat: (outputPath) => cache.state.outputs[outputPath],
-      reportJson,
+      reportDigest: stableDigest,
     });
   } catch (err) {
     emit({ type: 'warning', message: `contact sheet not written: ${(err as Error).message}` });

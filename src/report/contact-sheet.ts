@@ -10,9 +10,9 @@ import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readReviewFile, rendersOf, REVIEW_LABEL, reviewStatus, type ReviewFile } from './review-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { renderContactSheet, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
-import type { PipelineReport, ReportOutput } from './types.js';
-import { JSON_REPORT_NAME } from './write-report.js';
+import { renderSheetAsset, renderSheetFoot, renderSheetHead, sheetOrder, type Preview, type SheetAsset, type SheetOutput } from './html-render.js';
+import type { PipelineReport, ReportAsset, ReportOutput } from './types.js';
+import { JSON_REPORT_NAME, stableReportDigest } from './write-report.js';
 
 export const CONTACT_SHEET_NAME = 'report.html';
 export const THUMBS_DIR = '.thumbs';
@@ -27,6 +27,8 @@ const THUMB_QUALITY = 78;
 /** Bump when thumbnails are made differently, so old ones are remade. */
 const THUMB_RECIPE = `jpeg-${THUMB_MAX}-q${THUMB_QUALITY}-v1`;
 const THUMB_CONCURRENCY = 2;
+/** Cards made (thumbnails, HTML) and written together: the page is never whole in memory. */
+const SHEET_SLICE = 64;
 
 /** sharp (libvips) loads only when a thumbnail must be made: an unchanged sheet never needs it. */
 const loadSharp = async () => (await import('sharp')).default;
@@ -50,8 +52,8 @@ export interface ContactSheetOptions {
    * project-relative path: saves a stat per output. Undefined means: stat it.
    */
   deliverableStat?: (outputPath: string) => { size: number; mtimeMs: number } | undefined;
-  /** The JSON report's text as written (formatJsonReport): the sheet's key is taken from it rather than serializing the report again. */
-  reportJson?: string;
+  /** The report's stable digest as writeJsonReport returned it: spares serializing the report again for the sheet's key. */
+  reportDigest?: string;
 }
 
 interface ThumbIndexEntry {
@@ -103,9 +105,10 @@ export async function writeContactSheet(
   }
 
   const next: ThumbIndex = { recipe: THUMB_RECIPE, entries: {} };
-
-  const jobs: Array<() => Promise<void>> = [];
-  const assets: SheetAsset[] = report.assets.map((asset) => {
+  const hasReviews = Object.keys(reviews.assets).length > 0;
+  /** One asset's card, and the thumbnail jobs that fill in its previews. */
+  const cardOf = (asset: ReportAsset): { card: SheetAsset; jobs: Array<() => Promise<void>> } => {
+    const jobs: Array<() => Promise<void>> = [];
     const outputs: SheetOutput[] = asset.outputs.map((output) => {
       const file = path.resolve(root, output.path);
       const entry: SheetOutput = {
@@ -124,12 +127,35 @@ export async function writeContactSheet(
       return entry;
     });
     const entry = reviews.assets[asset.id];
-    if (!entry && Object.keys(reviews.assets).length === 0) return { asset, outputs };
+    if (!entry && !hasReviews) return { card: { asset, outputs }, jobs };
     const status = reviewStatus(entry, rendersOf(asset));
-    return { asset, outputs, review: { status, label: REVIEW_LABEL[status], comment: entry?.comment ?? '' } };
-  });
+    return { card: { asset, outputs, review: { status, label: REVIEW_LABEL[status], comment: entry?.comment ?? '' } }, jobs };
+  };
 
-  await runPool(jobs, THUMB_CONCURRENCY);
+  const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
+  const model = {
+    title: options.manifestName ? `gpt4k contact sheet: ${options.manifestName}` : 'gpt4k contact sheet',
+    report,
+    jsonReportHref: exists(jsonReport) ? relativeUrl(outputDir, jsonReport) : undefined,
+  };
+  let thumbnails = 0;
+  // The page in the order it is read, a slice of cards at a time: their thumbnails made, their
+  // HTML written, then dropped.
+  async function* page(): AsyncGenerator<string> {
+    yield renderSheetHead(model);
+    const ordered = sheetOrder(report.assets);
+    for (let start = 0; start < ordered.length; start += SHEET_SLICE) {
+      const slice = ordered.slice(start, start + SHEET_SLICE).map(cardOf);
+      await runPool(slice.flatMap((s) => s.jobs), THUMB_CONCURRENCY);
+      for (const { card } of slice) {
+        thumbnails += card.outputs.filter((o) => o.preview.kind === 'image').length;
+        yield renderSheetAsset(card);
+      }
+    }
+    yield renderSheetFoot(model);
+  }
+  await writeFileAtomic(file, page());
+
   // Sorted: thumbnails finish in any order, and an unchanged index should read the same.
   const sortedEntries = Object.fromEntries(Object.entries(next.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const indexText = `${JSON.stringify({ recipe: next.recipe, entries: sortedEntries }, null, 2)}\n`;
@@ -139,27 +165,16 @@ export async function writeContactSheet(
   // 1,000 reads for 1,000 assets) is not walked. A write cut short left only a temp file, which
   // writeFileAtomic or the abandoned-build sweep removes.
   if (indexText !== previous.text && !sameThumbnails(previous, next)) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
-
-  const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
-  const page = renderContactSheet({
-    title: options.manifestName ? `gpt4k contact sheet: ${options.manifestName}` : 'gpt4k contact sheet',
-    report,
-    assets,
-    jsonReportHref: exists(jsonReport) ? relativeUrl(outputDir, jsonReport) : undefined,
-  });
-  await writeFileAtomic(file, page);
   await writeFileAtomic(keyFile, sheetKey);
-
-  const thumbnails = assets.reduce((n, a) => n + a.outputs.filter((o) => o.preview.kind === 'image').length, 0);
   return { file, thumbnails };
 }
 
 /** What the page is made from, but the build's duration: the report, the title, the recipes. */
 function sheetKeyOf(report: PipelineReport, options: ContactSheetOptions, delivered: Map<string, { size: number; mtimeMs: number } | undefined>, reviews: ReviewFile): string {
   // The report less its duration: the summary's durationMs is the report's only one.
-  const stable = options.reportJson?.replace(/"durationMs": [0-9.e+-]+/, '"durationMs": 0') ?? JSON.stringify({ ...report, summary: { ...report.summary, durationMs: 0 } });
-  const files = [...delivered].map(([file, info]) => [file, info?.size ?? null, info?.mtimeMs ?? null]);
-  return createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, files, reviews])).update(stable).digest('hex');
+  const hash = createHash('sha256').update(JSON.stringify([SHEET_VERSION, THUMB_RECIPE, options.manifestName ?? null, reviews]));
+  for (const [file, info] of delivered) hash.update(JSON.stringify([file, info?.size ?? null, info?.mtimeMs ?? null]));
+  return hash.update(options.reportDigest ?? stableReportDigest(report)).digest('hex');
 }
 
 /** The preview for one output, reusing its thumbnail when the deliverable has not changed. */

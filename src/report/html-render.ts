@@ -60,10 +60,13 @@ export interface SheetAsset {
   review?: { status: string; label: string; comment: string };
 }
 
+/**
+ * The page around the assets' cards. The cards are rendered one at a time (renderSheetAsset) and
+ * written as they are made: a sheet of 10,000 assets is never one string in memory.
+ */
 export interface SheetModel {
   title: string;
   report: PipelineReport;
-  assets: SheetAsset[];
   /** Relative URL of pipeline_report.json when it exists beside the sheet. */
   jsonReportHref?: string;
 }
@@ -99,9 +102,9 @@ const worstVerdict = (asset: ReportAsset): 'ok' | 'warn' | 'failed' => {
 };
 
 /** Failed assets first (they need attention), then preflight failures, then warnings, then manifest order. */
-function attentionRank(a: SheetAsset): number {
-  if (a.asset.status === 'failed') return 0;
-  const verdict = worstVerdict(a.asset);
+function attentionRank(asset: ReportAsset): number {
+  if (asset.status === 'failed') return 0;
+  const verdict = worstVerdict(asset);
   return verdict === 'failed' ? 1 : verdict === 'warn' ? 2 : 3;
 }
 
@@ -143,12 +146,13 @@ export function renderSummary(model: Pick<SheetModel, 'report'>): SafeHtml {
 }
 
 function renderAttention(model: SheetModel): SafeHtml | null {
-  const failed = model.assets.filter((a) => a.asset.status === 'failed');
-  const preflight = model.assets.filter((a) => attentionRank(a) === 1);
-  const warned = model.assets.filter((a) => attentionRank(a) === 2);
+  const assets = model.report.assets;
+  const failed = assets.filter((a) => a.status === 'failed');
+  const preflight = assets.filter((a) => attentionRank(a) === 1);
+  const warned = assets.filter((a) => attentionRank(a) === 2);
   if (failed.length === 0 && preflight.length === 0 && warned.length === 0) return null;
-  const links = (list: SheetAsset[]): SafeHtml[] =>
-    list.map((a, i) => html`${i > 0 ? ', ' : ''}<a href="${anchorHref(a.asset.id)}">${a.asset.id}</a>`);
+  const links = (list: ReportAsset[]): SafeHtml[] =>
+    list.map((a, i) => html`${i > 0 ? ', ' : ''}<a href="${anchorHref(a.id)}">${a.id}</a>`);
   return html`<nav class="attention" aria-label="Assets that need attention">
       ${failed.length > 0 ? html`<p class="attention-failed"><strong>${failed.length} ${failed.length === 1 ? 'asset' : 'assets'} failed:</strong> ${links(failed)}</p>` : null}
       ${preflight.length > 0 ? html`<p class="attention-failed"><strong>Preflight failed:</strong> ${links(preflight)}</p>` : null}
@@ -257,6 +261,11 @@ export function renderSteps(steps: ReportStep[]): SafeHtml | null {
     return html`<li class="step step-${step.status}" title="${why}"><span class="step-name">${stepLabel(step)}</span> <span class="step-time">${extras.join(' · ')}</span></li>`;
   });
   return html`<ol class="steps" aria-label="Steps">${items}</ol>`;
+}
+
+/** One asset's card. */
+export function renderSheetAsset(entry: SheetAsset): string {
+  return renderAsset(entry).value;
 }
 
 function renderAsset(entry: SheetAsset): SafeHtml {
@@ -400,13 +409,17 @@ figcaption p { margin: 4px 0 0; }
 }
 `;
 
-/** The whole page, self-contained: inline CSS, no scripts, no network. */
-export function renderContactSheet(model: SheetModel): string {
-  const ordered = model.assets
-    .map((a, i) => ({ a, i }))
-    .sort((x, y) => attentionRank(x.a) - attentionRank(y.a) || x.i - y.i)
+/** The report's assets in the sheet's order: those that need attention first, then manifest order. */
+export function sheetOrder(assets: readonly ReportAsset[]): ReportAsset[] {
+  return assets
+    .map((a, i) => ({ a, i, rank: attentionRank(a) }))
+    .sort((x, y) => x.rank - y.rank || x.i - y.i)
     .map(({ a }) => a);
-  const page = html`<!doctype html>
+}
+
+/** The page up to its first card; self-contained: inline CSS, no scripts, no network. */
+export function renderSheetHead(model: SheetModel): string {
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -424,11 +437,22 @@ export function renderContactSheet(model: SheetModel): string {
 </header>
 ${renderAttention(model)}
 <main class="grid">
-${ordered.length > 0 ? ordered.map(renderAsset) : html`<p class="empty">No assets in this build.</p>`}
+${model.report.assets.length === 0 ? html`<p class="empty">No assets in this build.</p>` : null}`.value;
+}
+
+/** The page after its last card. */
+export function renderSheetFoot(model: SheetModel): string {
+  return html`
 </main>
 <footer class="page-foot">Made by gpt4k from the build report${model.jsonReportHref ? html` (<a href="${model.jsonReportHref}">pipeline_report.json</a>)` : null}. Thumbnails are previews; click one to open the deliverable.</footer>
 </body>
 </html>
-`;
-  return page.value;
+`.value;
+}
+
+/** The whole page at once, for a few cards (the contact sheet writes its parts as they are made). */
+export function renderContactSheet(model: SheetModel & { assets: SheetAsset[] }): string {
+  const byAsset = new Map(model.assets.map((card) => [card.asset, card]));
+  const cards = sheetOrder(model.assets.map((card) => card.asset)).map((asset) => renderSheetAsset(byAsset.get(asset) as SheetAsset));
+  return renderSheetHead(model) + cards.join('') + renderSheetFoot(model);
 }
