@@ -104,34 +104,12 @@ export async function writeContactSheet(
     return { file, thumbnails: Object.keys(previous.entries).length, unchanged: true };
   }
 
-  const next: ThumbIndex = { recipe: THUMB_RECIPE, entries: {} };
-  const hasReviews = Object.keys(reviews.assets).length > 0;
-  /** One asset's card, and the thumbnail jobs that fill in its previews. */
-  const cardOf = (asset: ReportAsset): { card: SheetAsset; jobs: Array<() => Promise<void>> } => {
-    const jobs: Array<() => Promise<void>> = [];
-    const outputs: SheetOutput[] = asset.outputs.map((output) => {
-      const file = path.resolve(root, output.path);
-      const entry: SheetOutput = {
-        output,
-        href: relativeUrl(outputDir, file),
-        label: toPosix(path.relative(outputDir, file)),
-        preview: { kind: 'placeholder', label: 'No preview' },
-      };
-      const thumbKey = `${safeSegment(asset.id)}/${safeSegment(output.target)}.jpg`;
-      jobs.push(async () => {
-        const known = delivered.get(output.path);
-        const result = await previewFor(output, file, thumbsDir, thumbKey, previous, next, options.previewFile?.(output.path), known);
-        entry.preview = result.preview;
-        if (!result.exists) entry.href = null;
-      });
-      return entry;
-    });
-    const entry = reviews.assets[asset.id];
-    if (!entry && !hasReviews) return { card: { asset, outputs }, jobs };
-    const status = reviewStatus(entry, rendersOf(asset));
-    return { card: { asset, outputs, review: { status, label: REVIEW_LABEL[status], comment: entry?.comment ?? '' } }, jobs };
+  const work: SheetWork = {
+    root, outputDir, thumbsDir, previous, delivered, reviews,
+    next: { recipe: THUMB_RECIPE, entries: {} },
+    hasReviews: Object.keys(reviews.assets).length > 0,
+    previewFile: options.previewFile,
   };
-
   const jsonReport = path.join(outputDir, JSON_REPORT_NAME);
   const model = {
     title: options.manifestName ? `gpt4k contact sheet: ${options.manifestName}` : 'gpt4k contact sheet',
@@ -145,7 +123,7 @@ export async function writeContactSheet(
     yield renderSheetHead(model);
     const ordered = sheetOrder(report.assets);
     for (let start = 0; start < ordered.length; start += SHEET_SLICE) {
-      const slice = ordered.slice(start, start + SHEET_SLICE).map(cardOf);
+      const slice = ordered.slice(start, start + SHEET_SLICE).map((asset) => cardOf(work, asset));
       await runPool(slice.flatMap((s) => s.jobs), THUMB_CONCURRENCY);
       for (const { card } of slice) {
         thumbnails += card.outputs.filter((o) => o.preview.kind === 'image').length;
@@ -155,18 +133,63 @@ export async function writeContactSheet(
     yield renderSheetFoot(model);
   }
   await writeFileAtomic(file, page());
+  await saveThumbIndex(work);
+  await writeFileAtomic(keyFile, sheetKey);
+  return { file, thumbnails };
+}
 
+/** What one contact sheet's cards are made with. */
+interface SheetWork {
+  root: string;
+  outputDir: string;
+  thumbsDir: string;
+  /** The thumbnail index as read, and the one being made. */
+  previous: Readonly<ThumbIndex & { text: string }>;
+  next: ThumbIndex;
+  delivered: Map<string, { size: number; mtimeMs: number } | undefined>;
+  reviews: ReviewFile;
+  hasReviews: boolean;
+  previewFile: ContactSheetOptions['previewFile'];
+}
+
+/** One asset's card, and the thumbnail jobs that fill in its previews. */
+function cardOf(work: SheetWork, asset: ReportAsset): { card: SheetAsset; jobs: Array<() => Promise<void>> } {
+  const jobs: Array<() => Promise<void>> = [];
+  const outputs: SheetOutput[] = asset.outputs.map((output) => {
+    const file = path.resolve(work.root, output.path);
+    const entry: SheetOutput = {
+      output,
+      href: relativeUrl(work.outputDir, file),
+      label: toPosix(path.relative(work.outputDir, file)),
+      preview: { kind: 'placeholder', label: 'No preview' },
+    };
+    const thumbKey = `${safeSegment(asset.id)}/${safeSegment(output.target)}.jpg`;
+    jobs.push(async () => {
+      const known = work.delivered.get(output.path);
+      const result = await previewFor(output, file, work.thumbsDir, thumbKey, work.previous, work.next, work.previewFile?.(output.path), known);
+      entry.preview = result.preview;
+      if (!result.exists) entry.href = null;
+    });
+    return entry;
+  });
+  const entry = work.reviews.assets[asset.id];
+  if (!entry && !work.hasReviews) return { card: { asset, outputs }, jobs };
+  const status = reviewStatus(entry, rendersOf(asset));
+  return { card: { asset, outputs, review: { status, label: REVIEW_LABEL[status], comment: entry?.comment ?? '' } }, jobs };
+}
+
+/** Writes .thumbs/index.json when it changed, and removes thumbnails no card uses any more. */
+async function saveThumbIndex({ thumbsDir, previous, next }: SheetWork): Promise<void> {
   // Sorted: thumbnails finish in any order, and an unchanged index should read the same.
   const sortedEntries = Object.fromEntries(Object.entries(next.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const indexText = `${JSON.stringify({ recipe: next.recipe, entries: sortedEntries }, null, 2)}\n`;
-  if (indexText !== previous.text) await writeFileAtomic(path.join(thumbsDir, THUMB_INDEX), indexText);
-  // The same thumbnails as last time (an unchanged index, or the same keys with one remade: a
-  // watch rebuild of one asset) leave nothing to remove, so the folder (a sub-folder per asset:
-  // 1,000 reads for 1,000 assets) is not walked. A write cut short left only a temp file, which
-  // writeFileAtomic or the abandoned-build sweep removes.
-  if (indexText !== previous.text && !sameThumbnails(previous, next)) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
-  await writeFileAtomic(keyFile, sheetKey);
-  return { file, thumbnails };
+  if (indexText === previous.text) return;
+  await writeFileAtomic(path.join(thumbsDir, THUMB_INDEX), indexText);
+  // The same thumbnails as last time (the same keys with one remade: a watch rebuild of one
+  // asset) leave nothing to remove, so the folder (a sub-folder per asset: 1,000 reads for 1,000
+  // assets) is not walked. A write cut short left only a temp file, which writeFileAtomic or the
+  // abandoned-build sweep removes.
+  if (!sameThumbnails(previous, next)) await removeStaleThumbnails(thumbsDir, new Set(Object.keys(next.entries)));
 }
 
 /** What the page is made from, but the build's duration: the report, the title, the recipes. */
