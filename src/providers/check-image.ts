@@ -45,11 +45,12 @@ export async function checkImageBytes(
     });
   }
   try {
-    const image = sharp(bytes, { failOn: 'warning' });
-    const meta = await image.metadata();
-    await image.stats(); // decodes every pixel: a truncated image fails here
-    if (!meta.width || !meta.height) throw new Error('no dimensions');
-    return { bytes, format, width: meta.width, height: meta.height };
+    // Every pixel decoded to a buffer: a truncated image fails here. (stats(), used before, let
+    // about one truncated PNG or JPEG in four through while other images were decoding at the
+    // same time: sharp 0.35.5, failOn 'warning'; test/check-image.test.ts.)
+    const { info } = await sharp(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
+    if (!info.width || !info.height) throw new Error('no dimensions');
+    return { bytes, format, width: info.width, height: info.height };
   } catch {
     throw bad(`the ${format.toUpperCase()} image does not decode (truncated, ${bytes.length} bytes)`);
   }
