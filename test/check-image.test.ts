@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { checkImageBytes } from '../src/providers/check-image.js';
 import { ProviderError } from '../src/providers/retry.js';
+import { decodeImage, endMissing } from '../src/steps/decode.js';
 import * as hostile from './support/hostile-images.js';
 
 const answer = { answered: 'the images API answered 200', hint: 'check the gateway' };
@@ -42,5 +43,36 @@ describe('checkImageBytes', () => {
     await expect(checkImageBytes(Buffer.alloc(0), answer)).rejects.toThrow(/held no image/);
     await expect(checkImageBytes(Buffer.from('<html>gateway error</html>'), answer)).rejects.toThrow(/not PNG, JPEG or WebP/);
     await expect(checkImageBytes(hostile.truncated(good), answer)).rejects.toThrow(/does not decode \(truncated/);
+  });
+});
+
+describe('decodeImage of a cut-short file', () => {
+  it("names what is wrong with this file, also while other images decode (libvips' one error buffer)", async () => {
+    // libvips' message for a failed decode is shared by every pipeline: under load a PNG's error
+    // read "VipsJpeg: premature end of JPEG image" or "Unknown error" about one time in two.
+    const png = hostile.truncated(await hostile.png());
+    const jpeg = hostile.truncated(await hostile.jpeg());
+    const good = await hostile.jpeg();
+    const messages: string[] = [];
+    for (let round = 0; round < 30; round++) {
+      const [a, b, c] = await Promise.all([
+        decodeImage(png, 'photos/cut.png').then(() => 'decoded', (err: Error) => err.message),
+        decodeImage(jpeg, 'photos/cut.jpg').then(() => 'decoded', (err: Error) => err.message),
+        decodeImage(png, 'photos/cut.png').then(() => 'decoded', (err: Error) => err.message),
+        sharp(good).resize(40).raw().toBuffer(),
+      ]);
+      messages.push(a, b, c);
+    }
+    const pngMessage = `photos/cut.png is truncated or damaged: the PNG data stops before its end (no IEND chunk in ${png.length} bytes)`;
+    const jpegMessage = `photos/cut.jpg is truncated or damaged: the JPEG data stops before its end marker (${jpeg.length} bytes)`;
+    expect(new Set(messages)).toEqual(new Set([pngMessage, jpegMessage]));
+  });
+
+  it('finds no missing end in whole PNG, JPEG and WebP files', async () => {
+    expect(endMissing(await hostile.png())).toBeUndefined();
+    expect(endMissing(await hostile.jpeg())).toBeUndefined();
+    const webp = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).webp().toBuffer();
+    expect(endMissing(webp)).toBeUndefined();
+    expect(endMissing(webp.subarray(0, webp.length - 4))).toMatch(/WebP file is \d+ bytes of the \d+ its header declares/);
   });
 });

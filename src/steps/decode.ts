@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { describePixels, MAX_IMAGE_PIXELS, type RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
@@ -27,13 +27,31 @@ export async function decodeImage(input: string | Buffer, label: string): Promis
       depth: 'uchar',
     };
   } catch (err) {
-    const why = (err as Error).message;
-    const cut = /premature end|read error|truncated|unexpected end|not enough data/i.test(why);
-    throw new GptError('E_BAD_IMAGE', `${label} is ${cut ? 'truncated or damaged' : 'not a readable image'}: ${why}`, {
-      hint: cut ? 'copy or export the file again (an interrupted copy or download leaves it cut short)' : 'replace the file with a PNG, JPEG, TIFF or WebP image',
+    // Its header read (refuseHostile): the pixel data is cut short or damaged. The verdict comes
+    // from the file, not libvips' message: libvips keeps one error buffer for every pipeline, so
+    // with other images decoding at the same moment the text may be another image's ("VipsJpeg:
+    // premature end" for a PNG) or "Unknown error". It stays in `cause`.
+    const bytes = typeof input === 'string' ? await readFile(input).catch(() => Buffer.alloc(0)) : input;
+    throw new GptError('E_BAD_IMAGE', `${label} is truncated or damaged: ${endMissing(bytes) ?? 'its pixels do not decode'}`, {
+      hint: 'copy or export the file again (an interrupted copy or download leaves it cut short), or replace it with a PNG, JPEG, TIFF or WebP image',
       cause: err,
     });
   }
+}
+
+/** How a PNG, JPEG or WebP file shows that it was cut short, if it does: its end is missing. */
+export function endMissing(bytes: Buffer): string | undefined {
+  const tail = bytes.subarray(Math.max(0, bytes.length - 64));
+  if (bytes.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47])) && !tail.includes('IEND', 0, 'latin1')) {
+    return `the PNG data stops before its end (no IEND chunk in ${bytes.length} bytes)`;
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && !tail.includes(Buffer.from([0xff, 0xd9]))) {
+    return `the JPEG data stops before its end marker (${bytes.length} bytes)`;
+  }
+  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.length >= 12 && bytes.readUInt32LE(4) + 8 > bytes.length) {
+    return `the WebP file is ${bytes.length} bytes of the ${bytes.readUInt32LE(4) + 8} its header declares`;
+  }
+  return undefined;
 }
 
 /**
