@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import type { InkCoverage } from './ink.js';
@@ -35,8 +35,8 @@ export async function encodeThroughPageFile(page: Sharp, encode: (file: Sharp) =
     await page
       .tiff({ compression: 'none' })
       .toFile(file)
-      .catch((err: unknown) => {
-        throw diskFull(err, file) ?? err;
+      .catch(async (err: unknown) => {
+        throw diskFull(err, file) ?? (await diskFoundFull(err, file)) ?? err;
       });
     const encoding = encode(sharp(file, { ignoreIcc: true, limitInputPixels: false }).pipelineColourspace('cmyk').toColourspace('cmyk').keepIccProfile()).toBuffer({
       resolveWithObject: true,
@@ -60,4 +60,21 @@ export function diskFull(err: unknown, file: string): NodeJS.ErrnoException | un
   const code = /no space left on device/i.test(message) ? 'ENOSPC' : /disk quota exceeded/i.test(message) ? 'EDQUOT' : undefined;
   if (!code) return undefined;
   return Object.assign(new Error(message, { cause: err }), { code, path: file });
+}
+
+/** Less than this left on the scratch folder's filesystem after a failed write: it is full. */
+const FULL_BELOW = 1024 * 1024;
+
+/**
+ * A failed write whose message does not say why, on a filesystem that is full: libvips keeps one
+ * error buffer for every pipeline, so with others failing at the same moment its text may be
+ * theirs or "Unknown error". The filesystem says it (asked before the partial file is removed).
+ */
+export async function diskFoundFull(err: unknown, file: string): Promise<NodeJS.ErrnoException | undefined> {
+  const fs = await statfs(path.dirname(file)).catch(() => undefined);
+  if (!fs) return undefined;
+  const free = fs.bavail * fs.bsize;
+  if (free >= FULL_BELOW) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(`${message} (no space left on device: ${free} bytes free)`, { cause: err }), { code: 'ENOSPC', path: file });
 }

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { diskFoundFull } from '../../src/color/page-file.js';
 import { readReport, runCli } from '../support/project.js';
 
 const KEY = 'sk-test-DISK-2c8e4a6b';
@@ -90,5 +91,19 @@ describe.skipIf(!mounted)('a full disk', () => {
       expect(file.endsWith('.tmp'), file).toBe(false);
       if (file.endsWith('.json')) JSON.parse(await readFile(file, 'utf8'));
     }
+  });
+
+  it("is found from the filesystem when libvips' message does not say so (its one error buffer, shared by every pipeline)", async () => {
+    const ballast = path.join(mountPoint, 'ballast-2');
+    await fillDisk(ballast);
+    try {
+      const full = await diskFoundFull(new Error('Unknown error'), path.join(mountPoint, 'page.tif'));
+      expect(full?.code).toBe('ENOSPC');
+      expect(full?.message).toMatch(/^Unknown error \(no space left on device: \d+ bytes free\)$/);
+    } finally {
+      await rm(ballast);
+    }
+    // With room on the disk, an unexplained failure stays what it was.
+    expect(await diskFoundFull(new Error('Unknown error'), path.join(os.tmpdir(), 'page.tif'))).toBeUndefined();
   });
 });
