@@ -14,6 +14,17 @@ const verdict = (bytes: Buffer): Promise<string> =>
     (err: unknown) => (err instanceof ProviderError ? err.code : `threw ${String(err)}`),
   );
 
+/** Runs `jobs` together `rounds` times, each round beside the decode of a whole image (as a build does); every job's answer. */
+async function underLoad(rounds: number, jobs: Array<() => Promise<string>>): Promise<string[]> {
+  const good = await hostile.jpeg();
+  const answers: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [, ...results] = await Promise.all([sharp(good).resize(40).raw().toBuffer(), ...jobs.map((job) => job())]);
+    answers.push(...results);
+  }
+  return answers;
+}
+
 describe('checkImageBytes', () => {
   it('refuses a truncated PNG or JPEG every time, also while other images decode at the same moment', async () => {
     // A build checks several answers at once, beside renders. With stats() as the decode, about
@@ -21,18 +32,7 @@ describe('checkImageBytes', () => {
     // (a later step then failed on the cached image, and the request was never retried).
     const png = hostile.truncated(await hostile.png());
     const jpeg = hostile.truncated(await hostile.jpeg());
-    const good = await hostile.jpeg();
-    const verdicts: string[] = [];
-    for (let round = 0; round < 40; round++) {
-      const [a, b, c, d] = await Promise.all([
-        verdict(png),
-        verdict(jpeg),
-        verdict(png),
-        verdict(jpeg),
-        sharp(good).resize(40).raw().toBuffer(),
-      ]);
-      verdicts.push(a, b, c, d);
-    }
+    const verdicts = await underLoad(40, [() => verdict(png), () => verdict(jpeg), () => verdict(png), () => verdict(jpeg)]);
     expect(verdicts.filter((v) => v !== 'E_BAD_IMAGE')).toEqual([]);
     expect(verdicts.length).toBe(160);
   });
@@ -52,17 +52,8 @@ describe('decodeImage of a cut-short file', () => {
     // read "VipsJpeg: premature end of JPEG image" or "Unknown error" about one time in two.
     const png = hostile.truncated(await hostile.png());
     const jpeg = hostile.truncated(await hostile.jpeg());
-    const good = await hostile.jpeg();
-    const messages: string[] = [];
-    for (let round = 0; round < 30; round++) {
-      const [a, b, c] = await Promise.all([
-        decodeImage(png, 'photos/cut.png').then(() => 'decoded', (err: Error) => err.message),
-        decodeImage(jpeg, 'photos/cut.jpg').then(() => 'decoded', (err: Error) => err.message),
-        decodeImage(png, 'photos/cut.png').then(() => 'decoded', (err: Error) => err.message),
-        sharp(good).resize(40).raw().toBuffer(),
-      ]);
-      messages.push(a, b, c);
-    }
+    const decode = (bytes: Buffer, label: string) => () => decodeImage(bytes, label).then(() => 'decoded', (err: Error) => err.message);
+    const messages = await underLoad(30, [decode(png, 'photos/cut.png'), decode(jpeg, 'photos/cut.jpg'), decode(png, 'photos/cut.png')]);
     const pngMessage = `photos/cut.png is truncated or damaged: the PNG data stops before its end (no IEND chunk in ${png.length} bytes)`;
     const jpegMessage = `photos/cut.jpg is truncated or damaged: the JPEG data stops before its end marker (${jpeg.length} bytes)`;
     expect(new Set(messages)).toEqual(new Set([pngMessage, jpegMessage]));

@@ -12,6 +12,7 @@ import { taggedTiff } from '../src/color/tagged.js';
 import type { RenderingIntent, ResolvedTarget } from '../src/manifest/types.js';
 import { decodeImage } from '../src/steps/decode.js';
 import { FOGRA39, SWOP } from './support/paths.js';
+import { deltas } from './support/pixels.js';
 
 /**
  * Rendering intents against LittleCMS's own `tificc` (Debian liblcms2-utils) on a patch chart:
@@ -82,18 +83,6 @@ function tificc(flags: string[], profile: string, name: string): string {
   if (run.error) throw new Error(`tificc (Debian liblcms2-utils) is required for this test: ${run.error.message}`);
   if (run.status !== 0) throw new Error(`tificc ${flags.join(' ')} failed: ${run.stderr}`);
   return out;
-}
-
-function deltas(got: Buffer, want: Buffer): { mean: number; max: number } {
-  expect(got.length).toBe(want.length);
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs((got[i] as number) - (want[i] as number));
-    sum += d;
-    max = Math.max(max, d);
-  }
-  return { mean: sum / got.length, max };
 }
 
 function chartTarget(intent: RenderingIntent, bpc: boolean, profile: string): ResolvedTarget {

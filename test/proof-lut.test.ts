@@ -5,6 +5,7 @@ import { convertPixels } from '../src/color/lcms.js';
 import { loadProfile, type LoadedProfile } from '../src/color/profiles.js';
 import { applyProofTable, proofTable, proofTableFile, type ProofSpec } from '../src/color/proof-lut.js';
 import { FOGRA39 } from './support/paths.js';
+import { deltas } from './support/pixels.js';
 
 let fogra: LoadedProfile;
 
@@ -30,19 +31,11 @@ describe('soft-proof lookup table', () => {
     const viaTable = applyProofTable(rgb, await proofTable(spec));
     const cmyk = await convertPixels(rgb, { from: 'srgb', fromSpace: 'RGB', to: fogra.bytes, toSpace: 'CMYK', intent: 'relative', bpc: true });
     const exact = await convertPixels(cmyk, { from: fogra.bytes, fromSpace: 'CMYK', to: 'srgb', toSpace: 'RGB', intent: 'absolute', bpc: false });
-    let sum = 0;
-    let worst = 0;
-    for (let i = 0; i < rgb.length; i++) {
-      const d = Math.abs((viaTable[i] as number) - (exact[i] as number));
-      sum += d;
-      worst = Math.max(worst, d);
-    }
-    expect(sum / rgb.length).toBeLessThan(1);
-    expect(worst).toBeLessThan(16);
+    const { mean, max } = deltas(viaTable, exact);
+    expect(mean).toBeLessThan(1);
+    expect(max).toBeLessThan(16);
     // The proof is not the identity: out-of-gamut sRGB comes back duller.
-    let moved = 0;
-    for (let i = 0; i < rgb.length; i++) moved += Math.abs((viaTable[i] as number) - (rgb[i] as number));
-    expect(moved / rgb.length).toBeGreaterThan(5);
+    expect(deltas(viaTable, rgb).mean).toBeGreaterThan(5);
   });
 
   it('is built once per machine: kept in the temp folder, rebuilt when the kept one is damaged', async () => {

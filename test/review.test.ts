@@ -22,6 +22,7 @@ import { softProof } from '../src/review/soft-proof.js';
 import { eventually, makeProject, type LiveCli, type Project } from './support/cli-project.js';
 import { ensureBuilt } from './support/cli-run.js';
 import { FOGRA39 } from './support/paths.js';
+import { deltas } from './support/pixels.js';
 
 // Code in page.evaluate runs in Chromium; the project compiles without the DOM lib.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -111,12 +112,7 @@ async function tificcProof(tiff: string, dir: string): Promise<Buffer> {
   return sharp(out, { ignoreIcc: true }).removeAlpha().raw().toBuffer();
 }
 
-const meanDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] as number) - (b[i] as number));
-  return sum / a.length;
-};
+const meanDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => deltas(a, b).mean;
 
 /** Waits until the first element matching `selector` shows `text` (the page changes on its own). */
 async function waitForText(page: Page, selector: string, text: string | RegExp, timeoutMs = 15_000): Promise<void> {

@@ -1,20 +1,15 @@
 import sharp from 'sharp';
 import { ProviderError } from './retry.js';
-import { describePixels, MAX_IMAGE_PIXELS } from '../util/image.js';
+import { describePixels, MAX_IMAGE_PIXELS, sniffFormat, type ImageFormat } from '../util/image.js';
 
 /** The image, decoded and checked. */
 export interface CheckedImage {
   bytes: Buffer;
-  format: 'png' | 'jpeg' | 'webp';
+  format: ImageFormat;
   width: number;
   height: number;
 }
 
-const SIGNATURES: Array<{ format: CheckedImage['format']; test: (b: Buffer) => boolean }> = [
-  { format: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
-  { format: 'jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { format: 'webp', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
-];
 
 /**
  * Proves an image whole, for every provider: a known signature and a full decode by sharp. An
@@ -33,7 +28,7 @@ export async function checkImageBytes(
       ...(answer.requestId !== undefined ? { requestId: answer.requestId } : {}),
     });
   if (!bytes || bytes.length === 0) throw bad('the response held no image');
-  const format = SIGNATURES.find((s) => s.test(bytes))?.format;
+  const format = sniffFormat(bytes);
   if (!format) throw bad('the image is not PNG, JPEG or WebP');
   const unusable = await unusableAnswer(bytes, format);
   if (unusable) {
@@ -57,7 +52,7 @@ export async function checkImageBytes(
 }
 
 /** What the header alone shows, before any pixel is decoded: a decompression bomb or an animation. */
-async function unusableAnswer(bytes: Buffer, format: CheckedImage['format']): Promise<string | undefined> {
+async function unusableAnswer(bytes: Buffer, format: ImageFormat): Promise<string | undefined> {
   const meta = await sharp(bytes, { limitInputPixels: false })
     .metadata()
     .catch(() => undefined);

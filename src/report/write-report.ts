@@ -43,8 +43,3 @@ export async function writeJsonReport(report: PipelineReport, outputDir: string)
   await writeFileAtomic(file, jsonReportChunks(report, (text) => hash.update(text)));
   return { file, stableDigest: hash.digest('hex') };
 }
-
-/** The text of `out/pipeline_report.json`, whole (for small reports and tests). */
-export function formatJsonReport(report: PipelineReport): string {
-  return [...jsonReportChunks(report)].join('');
-}

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
-import { describePixels, MAX_IMAGE_PIXELS, type RawImage } from '../util/image.js';
+import { describePixels, MAX_IMAGE_PIXELS, sniffFormat, type RawImage } from '../util/image.js';
 import { GptError } from '../util/errors.js';
 
 // Every image in a build is new to libvips: its operation cache only holds memory.
@@ -42,17 +42,21 @@ export async function decodeImage(input: string | Buffer, label: string): Promis
 /** How a PNG, JPEG or WebP file shows that it was cut short, if it does: its end is missing. */
 export function endMissing(bytes: Buffer): string | undefined {
   const tail = bytes.subarray(Math.max(0, bytes.length - 64));
-  if (bytes.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47])) && !tail.includes('IEND', 0, 'latin1')) {
-    return `the PNG data stops before its end (no IEND chunk in ${bytes.length} bytes)`;
+  switch (sniffFormat(bytes)) {
+    case 'png':
+      return tail.includes('IEND', 0, 'latin1') ? undefined : `the PNG data stops before its end (no IEND chunk in ${bytes.length} bytes)`;
+    case 'jpeg':
+      return tail.includes(JPEG_END) ? undefined : `the JPEG data stops before its end marker (${bytes.length} bytes)`;
+    case 'webp': {
+      const declared = bytes.readUInt32LE(4) + 8;
+      return declared > bytes.length ? `the WebP file is ${bytes.length} bytes of the ${declared} its header declares` : undefined;
+    }
+    default:
+      return undefined;
   }
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && !tail.includes(Buffer.from([0xff, 0xd9]))) {
-    return `the JPEG data stops before its end marker (${bytes.length} bytes)`;
-  }
-  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.length >= 12 && bytes.readUInt32LE(4) + 8 > bytes.length) {
-    return `the WebP file is ${bytes.length} bytes of the ${bytes.readUInt32LE(4) + 8} its header declares`;
-  }
-  return undefined;
 }
+
+const JPEG_END = Buffer.from([0xff, 0xd9]);
 
 /**
  * What the header alone shows to be unusable, before any pixel is decoded: an empty file, an
@@ -90,8 +94,6 @@ export async function encodePng(image: RawImage): Promise<Buffer> {
 
 /** The file extension of encoded image bytes, from their signature. */
 export function imageExtension(bytes: Uint8Array): string {
-  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpg';
-  if (bytes[0] === 0x52 && bytes[1] === 0x49 && bytes[8] === 0x57) return 'webp';
-  return 'bin';
+  const format = sniffFormat(bytes);
+  return format === 'jpeg' ? 'jpg' : (format ?? 'bin');
 }
